@@ -1,0 +1,162 @@
+"""BatchNorm1d / BatchNorm2d: scratch vs torch in both modes, running buffers, state_dict, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+import scratch.layers as sl
+import torch_ref.layers as tl
+from parity_tests.harness import DTYPES, assert_parity, compare
+
+
+def _scratch_bn(cls, c, dtype, rng, **kw):
+    """A layer with non-trivial γ, β (the defaults 1 and 0 would hide a swapped γ/β bug)."""
+    bn = cls(c, dtype=dtype, **kw)
+    if bn.affine:
+        bn.weight.data[...] = rng.uniform(0.5, 2.0, c)
+        bn.bias.data[...] = rng.standard_normal(c)
+    return bn
+
+
+SHAPES = {
+    "BatchNorm1d (N,C)": (sl.BatchNorm1d, tl.BatchNorm1d, (16, 5)),
+    "BatchNorm1d (N,C,L)": (sl.BatchNorm1d, tl.BatchNorm1d, (6, 4, 7)),
+    "BatchNorm2d (N,C,H,W)": (sl.BatchNorm2d, tl.BatchNorm2d, (4, 3, 5, 6)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(SHAPES))
+def test_training_then_eval_parity(case, dtype):
+    """Training: batch statistics, buffers updated; eval: running statistics. Forward, grads, buffers, FD."""
+    scls, tcls, shape = SHAPES[case]
+    rng = np.random.default_rng(len(shape))
+    c = shape[1]
+    s, t = _scratch_bn(scls, c, dtype, rng), tcls(c)
+    # a shifted, scaled input so that μ ≠ 0 and σ ≠ 1 per channel
+    loc = rng.uniform(-3, 3, (1, c) + (1,) * (len(shape) - 2))
+    x = lambda: (rng.standard_normal(shape) * 2.5 + loc).astype(dtype)
+    assert_parity(f"{case} train", s, t, [x()])
+    for _ in range(3):  # three more training batches move the running buffers
+        s.zero_grad()
+        assert_parity(f"{case} train", s, t, [x()], load_state=False, check_fd=False)
+    assert int(s.num_batches_tracked) == int(t.num_batches_tracked) == 4
+    s.eval()
+    s.zero_grad()
+    assert_parity(f"{case} eval", s, t, [x()], load_state=False)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_options_affine_tracking_momentum(dtype):
+    rng = np.random.default_rng(7)
+    x = lambda: (rng.standard_normal((10, 3)) * 2 + 1).astype(dtype)
+    # no γ, β: output is x̂ itself
+    s, t = sl.BatchNorm1d(3, affine=False, dtype=dtype), tl.BatchNorm1d(3, affine=False)
+    assert list(s.state_dict()) == list(t.state_dict()) == ["running_mean", "running_var", "num_batches_tracked"]
+    assert_parity("BatchNorm1d(affine=False)", s, t, [x()])
+    # no buffers: batch statistics in eval mode too, and no state at all
+    s, t = _scratch_bn(sl.BatchNorm1d, 3, dtype, rng, track_running_stats=False), tl.BatchNorm1d(3, track_running_stats=False)
+    assert list(s.state_dict()) == list(t.state_dict()) == ["weight", "bias"]
+    s.eval()
+    assert_parity("BatchNorm1d(track_running_stats=False) eval", s, t, [x()])
+    # momentum=None: cumulative average of every batch's statistics
+    s, t = _scratch_bn(sl.BatchNorm1d, 3, dtype, rng, momentum=None), tl.BatchNorm1d(3, momentum=None)
+    batches = [x() for _ in range(4)]
+    for k, b in enumerate(batches):
+        s.zero_grad()
+        assert_parity(f"BatchNorm1d(momentum=None) batch {k}", s, t, [b], load_state=k == 0, check_fd=False)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(s.running_mean, np.mean([b.mean(0) for b in batches], axis=0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(s.running_var, np.mean([b.var(0, ddof=1) for b in batches], axis=0), rtol=tol, atol=tol)
+
+
+def test_biased_variance_to_normalize_unbiased_for_running_var():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 2)) * np.array([1.0, 4.0]) + np.array([2.0, -1.0])
+    bn = sl.BatchNorm1d(2, momentum=1.0, eps=0.0 + 1e-5, dtype=np.float64)  # momentum 1: buffers = this batch
+    y = bn.forward(x)
+    np.testing.assert_allclose(y, (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_mean, x.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var, x.var(0, ddof=1), rtol=1e-13)  # m/(m−1)·σ²
+    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked) == 1
+    # default momentum 0.1 from the initial buffers (0, 1)
+    bn = sl.BatchNorm1d(2, dtype=np.float64)
+    bn.forward(x)
+    np.testing.assert_allclose(bn.running_mean, 0.1 * x.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var, 0.9 + 0.1 * x.var(0, ddof=1), rtol=1e-13)
+
+
+def test_backward_is_the_compact_closed_form_and_kills_constant_gradients():
+    """dx = (1/m)·γ/σ̂·(m·dy − Σdy − x̂·Σ(dy·x̂)): an all-ones dy gives dx = 0 exactly (in exact math)."""
+    rng = np.random.default_rng(4)
+    bn = _scratch_bn(sl.BatchNorm1d, 4, np.float64, rng)
+    x = rng.standard_normal((12, 4)) * 3
+    x_hat = (x - x.mean(0)) / np.sqrt(x.var(0) + bn.eps)
+    bn.forward(x)
+    dy = rng.standard_normal((12, 4))
+    dx = bn.backward(dy)
+    expected = (bn.weight.data / np.sqrt(x.var(0) + bn.eps) / 12) * (12 * dy - dy.sum(0) - x_hat * (dy * x_hat).sum(0))
+    np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-14)
+    bn.forward(x)
+    assert np.abs(bn.backward(np.ones((12, 4)))).max() < 1e-14  # why harness upstreams are never all ones
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_state_dict_keys_and_round_trip_with_torch(dtype):
+    rng = np.random.default_rng(5)
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    for scls, tcls, shape in SHAPES.values():
+        c = shape[1]
+        s, t = _scratch_bn(scls, c, dtype, rng), tcls(c).to(tdtype)
+        x = rng.standard_normal(shape).astype(dtype)
+        s.forward(x)
+        s.forward(x * 2 + 1)
+        assert list(s.state_dict()) == list(t.state_dict()) == [
+            "weight", "bias", "running_mean", "running_var", "num_batches_tracked"
+        ]
+        t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in s.state_dict().items()})
+        assert t.num_batches_tracked.dtype == torch.int64 and int(t.num_batches_tracked) == 2
+        s.eval(), t.eval()
+        compare(f"{scls.__name__} loaded into torch", "eval output", s.forward(x), t(torch.from_numpy(x)), rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-12 if dtype == np.float64 else 1e-6)
+        back = scls(c, dtype=dtype)
+        back.load_state_dict(t.state_dict())
+        for k, v in s.state_dict().items():
+            np.testing.assert_array_equal(back.state_dict()[k], v)
+            assert back.state_dict()[k].dtype == v.dtype
+
+
+def test_batch_of_one_raises_like_torch():
+    msg = "Expected more than 1 value per channel when training"
+    s, t = sl.BatchNorm1d(3), tl.BatchNorm1d(3)
+    x = np.zeros((1, 3), np.float32)
+    with pytest.raises(ValueError, match=msg):
+        t(torch.from_numpy(x))
+    with pytest.raises(ValueError, match=msg + r", got input size \(1, 3\)"):
+        s.forward(x)
+    assert int(s.num_batches_tracked) == 0  # nothing was updated
+    s.eval()
+    assert s.forward(x).shape == (1, 3)  # eval mode uses the running statistics: fine
+    # BatchNorm2d: one image still has H·W values per channel
+    s2 = sl.BatchNorm2d(2)
+    assert s2.forward(np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2)).shape == (1, 2, 2, 2)
+    with pytest.raises(ValueError, match=msg):
+        s2.forward(np.zeros((1, 2, 1, 1), np.float32))
+    # without running statistics, eval normalizes with the batch: one value is an error there too
+    s3 = sl.BatchNorm1d(3, track_running_stats=False).eval()
+    with pytest.raises(ValueError, match=msg):
+        s3.forward(x)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        sl.BatchNorm1d(3).forward(np.zeros((2, 3, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
+        sl.BatchNorm2d(3).forward(np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"expected 3 channels on axis 1, got input of shape \(2, 4\)"):
+        sl.BatchNorm1d(3).forward(np.zeros((2, 4), np.float32))
+    with pytest.raises(TypeError, match="input dtype float64 does not match the layer's float32"):
+        sl.BatchNorm1d(3).forward(np.zeros((2, 3), np.float64))
+    with pytest.raises(TypeError, match="int64"):
+        sl.BatchNorm1d(3).forward(np.zeros((2, 3), np.int64))
+    with pytest.raises(RuntimeError, match="before forward"):
+        sl.BatchNorm1d(3).backward(np.zeros((2, 3), np.float32))

@@ -1,0 +1,276 @@
+"""The dog/cat photos as one memory-mapped uint8 array, decoded once and cached on disk.
+
+Cache format, in ``cache_dir`` (``$DOGCAT_CACHE``, else ``$XDG_CACHE_HOME/nn-twins/dogcat``,
+else ``~/.cache/nn-twins/dogcat``), two files per data folder and image size::
+
+    dogcat-<folder hash>-<size>px-<content key>.npy   uint8 (N, 3, size, size), RGB, channels first
+    dogcat-<folder hash>-<size>px-<content key>.json  labels, file list, skipped files, layout
+
+The content key hashes the sorted relative file list with each file's label, byte size and
+mtime, the image size, and the decoder's identity, so an added, removed, replaced or
+touched file (or a new decoder) gives a new key and a rebuild; the stale pair is deleted.
+Both files are written under temporary names and moved into place with ``os.replace``
+(images first, the JSON last, so a JSON always describes a complete ``.npy``): an
+interrupted build leaves no cache, never a partial one. A lock file serialises builds of
+one folder, so parallel training processes decode it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import decode as _decode
+from .layouts import CAT, DOG, DataLayoutError, detect_layout
+
+CACHE_FORMAT = 1
+logger = logging.getLogger("nnlab.dogcat")
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds are still atomic, only not serialised
+    fcntl = None
+
+
+def default_cache_dir() -> Path:
+    """``$DOGCAT_CACHE``, else ``$XDG_CACHE_HOME/nn-twins/dogcat``, else ``~/.cache/nn-twins/dogcat``."""
+    if os.environ.get("DOGCAT_CACHE"):
+        return Path(os.environ["DOGCAT_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "nn-twins" / "dogcat"
+
+
+@dataclass
+class DogCatData:
+    """Decoded photos: ``images[i]`` is ``paths[i]`` as uint8 ``(3, size, size)``, ``labels[i]`` 1 = dog, 0 = cat.
+
+    ``images`` is a read-only memory map of the cache file: slicing a batch reads only it.
+    ``skipped`` lists ``(path, reason)`` for files that could not be decoded.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    paths: list[str]
+    skipped: list[tuple[str, str]]
+    size: int
+    root: Path | None = None
+    layout: str = ""
+    cache_path: Path | None = None
+    from_cache: bool = False
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        dogs = int(np.count_nonzero(self.labels == DOG))
+        return {"cat": len(self.labels) - dogs, "dog": dogs}
+
+    def summary(self) -> str:
+        """One line: how many images of each class, where from, and the unreadable files skipped."""
+        counts = self.class_counts()
+        how = "from cache" if self.from_cache else f"decoded in {self.seconds:.1f} s"
+        line = (
+            f"dogcat: {len(self)} images ({counts['dog']} dogs, {counts['cat']} cats) at {self.size}x{self.size}, "
+            f"{self.layout} layout in {self.root}, {how}"
+        )
+        if self.skipped:
+            shown = "; ".join(f"{Path(p).name}: {reason}" for p, reason in self.skipped[:3])
+            more = f"; and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+            line += f"; {len(self.skipped)} unreadable files skipped ({shown}{more})"
+        else:
+            line += "; no unreadable files"
+        return line
+
+
+def _content_key(root: Path, items, size: int) -> str:
+    digest = hashlib.sha256(f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.DECODER_ID}\n".encode())
+    for path, label in items:
+        st = path.stat()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def _npy_header(shape) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|u1", "fortran_order": False, "shape": tuple(shape)})
+    return buffer.getvalue()
+
+
+def _write_replace(final: Path, write) -> None:
+    """Call ``write(tmp_path)``, fsync, then ``os.replace`` onto ``final``; no temp file survives a failure."""
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path):
+    if fcntl is None:
+        yield
+        return
+    with open(lock_path, "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _open_cache(stem: Path, key: str, size: int):
+    try:
+        meta = json.loads(stem.with_suffix(".json").read_text())
+        if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
+            return None
+        images_path = stem.with_suffix(".npy")
+        if images_path.stat().st_size != meta["npy_bytes"]:
+            return None
+        images = np.load(images_path, mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if images.dtype != np.uint8 or images.shape != (len(meta["paths"]), 3, size, size):
+        return None
+    return images, meta
+
+
+def _build_images(tmp: Path, paths, size: int, workers, progress) -> dict[int, str]:
+    """Decode ``paths`` into the ``.npy`` at ``tmp``, compacting out unreadable files; returns them."""
+    n = len(paths)
+    header = _npy_header((n, 3, size, size))
+    row = 3 * size * size
+    with open(tmp, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + n * row)
+    failures = _decode.decode_into(tmp, len(header), paths, size, workers, progress)
+    if failures:
+        keep = [i for i in range(n) if i not in failures]
+        rows = np.memmap(tmp, dtype=np.uint8, mode="r+", offset=len(header), shape=(n, 3, size, size))
+        for dest, src in enumerate(keep):  # dest <= src: moving rows down never overwrites one still needed
+            if dest != src:
+                rows[dest] = rows[src]
+        rows.flush()
+        del rows
+        new_header = _npy_header((len(keep), 3, size, size))
+        if len(new_header) != len(header):  # numpy pads the header so this does not happen; stay correct anyway
+            data = np.fromfile(tmp, dtype=np.uint8, count=len(keep) * row, offset=len(header))
+            np.save(tmp, data.reshape(len(keep), 3, size, size), allow_pickle=False)
+        else:
+            with open(tmp, "rb+") as f:
+                f.write(new_header)
+                f.truncate(len(header) + len(keep) * row)
+    return failures
+
+
+def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=True, rebuild=False) -> DogCatData:
+    """Photos under ``root`` (any accepted layout) as a memory-mapped uint8 ``(N, 3, size, size)`` array.
+
+    The first call decodes every file in parallel (``workers`` processes, default one per
+    core) with a progress bar and writes the cache (see the module docstring); later calls
+    with an unchanged folder open the cache without decoding anything, and ``rebuild=True``
+    forces a fresh pass. Unreadable files are skipped, listed in ``skipped`` and counted in
+    one summary line, printed to stderr when ``progress`` is on and logged as a warning
+    otherwise. Raises DataLayoutError for a missing, empty or one-class folder, including a
+    folder where every image of one class is unreadable.
+    """
+    root = Path(root).expanduser()
+    layout, items = detect_layout(root)
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = _content_key(root, items, size)
+    slot = f"dogcat-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]}-{size}px"
+    stem = cache_dir / f"{slot}-{key}"
+
+    start = time.perf_counter()
+    opened = None if rebuild else _open_cache(stem, key, size)
+    if opened is None:
+        with _locked(cache_dir / f"{slot}.lock"):
+            opened = None if rebuild else _open_cache(stem, key, size)  # another process may have built it
+            if opened is None:
+                for orphan in cache_dir.glob(f".{slot}-*.tmp-*"):  # left by a killed build; we hold the lock
+                    with contextlib.suppress(FileNotFoundError):
+                        orphan.unlink()
+                _build_cache(stem, key, root, layout, items, size, workers, progress)
+                for stale in cache_dir.glob(f"{slot}-*"):
+                    if not stale.name.startswith(stem.name):
+                        with contextlib.suppress(FileNotFoundError):
+                            stale.unlink()
+                opened = _open_cache(stem, key, size)
+                if opened is None:
+                    raise RuntimeError(f"the cache just written at {stem}.npy could not be opened again")
+                from_cache = False
+            else:
+                from_cache = True
+    else:
+        from_cache = True
+    images, meta = opened
+
+    data = DogCatData(
+        images=images,
+        labels=np.asarray(meta["labels"], dtype=np.int64),
+        paths=[str(root / rel) for rel in meta["paths"]],
+        skipped=[(str(root / rel), reason) for rel, reason in meta["skipped"]],
+        size=size,
+        root=root,
+        layout=layout,
+        cache_path=stem.with_suffix(".npy"),
+        from_cache=from_cache,
+        seconds=time.perf_counter() - start,
+    )
+    missing = {"dog", "cat"} - {name for name, count in data.class_counts().items() if count}
+    if missing:
+        raise DataLayoutError(
+            f"no readable {' or '.join(sorted(missing))} images in {root}: {len(data.skipped)} of "
+            f"{len(data) + len(data.skipped)} files could not be decoded (e.g. {data.skipped[0][0]}: "
+            f"{data.skipped[0][1]})"
+        )
+    if progress:
+        print(data.summary(), file=sys.stderr, flush=True)
+    elif data.skipped:
+        logger.warning(data.summary())
+    return data
+
+
+def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int, workers, progress) -> None:
+    paths = [path for path, _ in items]
+    failures: dict[int, str] = {}
+    images_path = stem.with_suffix(".npy")
+    meta_path = stem.with_suffix(".json")
+    with contextlib.suppress(FileNotFoundError):
+        meta_path.unlink()  # never let an old description sit beside new images
+
+    def write_images(tmp: Path) -> None:
+        desc = f"decoding {len(paths)} images ({layout}) to {size}x{size}" if progress else False
+        failures.update(_build_images(tmp, paths, size, workers, desc))
+
+    _write_replace(images_path, write_images)
+    kept = [i for i in range(len(items)) if i not in failures]
+    meta = {
+        "format": CACHE_FORMAT,
+        "key": key,
+        "decoder": _decode.DECODER_ID,
+        "size": size,
+        "layout": layout,
+        "root": str(root),
+        "npy_bytes": images_path.stat().st_size,
+        "paths": [items[i][0].relative_to(root).as_posix() for i in kept],
+        "labels": [items[i][1] for i in kept],
+        "skipped": [[items[i][0].relative_to(root).as_posix(), failures[i]] for i in sorted(failures)],
+    }
+    _write_replace(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))

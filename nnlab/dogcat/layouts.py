@@ -1,0 +1,134 @@
+"""Finding the labelled photos in the folder layouts people download.
+
+Three layouts are recognised, label dog = 1, cat = 0:
+
+* Kaggle "Dogs vs. Cats": one flat folder of ``cat.<N>.jpg`` / ``dog.<N>.jpg``
+  (the label is the file-name prefix); the folder that holds ``train/`` works too.
+* Microsoft PetImages: ``PetImages/Cat/*.jpg`` and ``PetImages/Dog/*.jpg``; either
+  ``PetImages`` itself or the folder that holds it.
+* Class folders: ``<root>/cat/`` and ``<root>/dog/`` in any case (``Cat``, ``CATS``...),
+  searched recursively.
+
+Files are chosen by extension only (``Thumbs.db``, text files and hidden files such as
+macOS ``._cat.1.jpg`` are not images); whether an image is readable is decided later,
+when it is decoded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DOG, CAT = 1, 0
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+
+ACCEPTED_LAYOUTS = (
+    "Accepted layouts (label dog = 1, cat = 0):\n"
+    "  1. Kaggle 'Dogs vs. Cats': one folder of cat.<N>.jpg and dog.<N>.jpg files, e.g. train/cat.123.jpg "
+    "(the folder that holds train/ works too)\n"
+    "  2. Microsoft PetImages: PetImages/Cat/*.jpg and PetImages/Dog/*.jpg "
+    "(pass PetImages or the folder that holds it)\n"
+    "  3. Class folders: <root>/cat/ and <root>/dog/, any case (Cat, DOGS, ...), images anywhere inside"
+)
+
+_CLASS_FOLDER_NAMES = {"cat": CAT, "cats": CAT, "dog": DOG, "dogs": DOG}
+_KAGGLE_PREFIXES = {"cat.": CAT, "dog.": DOG}
+
+
+class DataLayoutError(ValueError):
+    """The data folder is missing, empty, holds one class only, or matches no accepted layout."""
+
+
+def is_image_name(name: str) -> bool:
+    """True for a visible file whose extension is an image format (``Thumbs.db`` is not)."""
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _images_under(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(Path(dirpath) / f for f in filenames if is_image_name(f))
+    return found
+
+
+def _class_folders(folder: Path) -> dict[int, list[Path]]:
+    folders: dict[int, list[Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        label = _CLASS_FOLDER_NAMES.get(entry.name.lower())
+        if label is not None and entry.is_dir():
+            folders.setdefault(label, []).append(entry)
+    return folders
+
+
+def _kaggle_files(folder: Path) -> list[tuple[Path, int]]:
+    items = []
+    for entry in os.scandir(folder):
+        name = entry.name
+        label = _KAGGLE_PREFIXES.get(name[:4].lower())
+        if label is not None and is_image_name(name) and entry.is_file():
+            items.append((Path(entry.path), label))
+    return items
+
+
+def _describe(folder: Path, limit: int = 8) -> str:
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as error:
+        return f"could not list it ({error})"
+    if not names:
+        return "it is empty"
+    shown = ", ".join(n + ("/" if (folder / n).is_dir() else "") for n in names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"it holds {len(names)} entries: {shown}{more}"
+
+
+def _class_names(labels: set[int]) -> str:
+    return " and ".join(name for name, label in (("cats", CAT), ("dogs", DOG)) if label in labels) or "no images"
+
+
+def detect_layout(root) -> tuple[str, list[tuple[Path, int]]]:
+    """Return ``(layout name, [(path, label), ...])`` for the photos under ``root``, sorted by path.
+
+    Raises DataLayoutError (naming the accepted layouts and what was found) when ``root``
+    does not exist, is not a folder, holds no labelled images, or holds only one class.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataLayoutError(f"data folder {root} does not exist.\n{ACCEPTED_LAYOUTS}")
+    if not root.is_dir():
+        raise DataLayoutError(f"data path {root} is a file, not a folder.\n{ACCEPTED_LAYOUTS}")
+
+    folder = root
+    if (root / "PetImages").is_dir():
+        folder = root / "PetImages"
+    class_folders = _class_folders(folder)
+    if class_folders:
+        layout = "PetImages" if folder.name == "PetImages" else "class folders"
+        items = [(p, label) for label, dirs in class_folders.items() for d in dirs for p in _images_under(d)]
+        where = ", ".join(f"{d.name}/" for dirs in class_folders.values() for d in dirs)
+    else:
+        if not _kaggle_files(folder) and (folder / "train").is_dir():
+            folder = folder / "train"
+        layout = "Kaggle"
+        items = _kaggle_files(folder)
+        where = f"cat.*/dog.* files in {folder}"
+
+    labels = {label for _, label in items}
+    if not items:
+        raise DataLayoutError(
+            f"no labelled images found in {root}: {_describe(folder)}.\n{ACCEPTED_LAYOUTS}"
+        )
+    if len(labels) < 2:
+        raise DataLayoutError(
+            f"only one class found in {root} ({len(items)} images of {_class_names(labels)} in {where}); "
+            f"a classifier needs both cats and dogs.\n{ACCEPTED_LAYOUTS}"
+        )
+    items.sort(key=lambda item: str(item[0]))
+    return layout, items
+
+
+def find_images(root) -> list[tuple[Path, int]]:
+    """``[(path, label), ...]`` sorted by path, label dog = 1, cat = 0; see ``detect_layout``."""
+    return detect_layout(root)[1]

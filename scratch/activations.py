@@ -77,7 +77,7 @@ class Step(_Activation):
         return (x > 0).astype(x.dtype)
 
     def backward(self, dout):
-        dout = self._check(dout, self._x)
+        dout = self._check(dout, getattr(self, "_x", None))
         return np.zeros_like(dout)  # dstep/dx = 0
 
 
@@ -90,7 +90,7 @@ class Identity(_Activation):
         return x.copy()
 
     def backward(self, dout):
-        return self._check(dout, self._x).copy()  # df/dx = 1
+        return self._check(dout, getattr(self, "_x", None)).copy()  # df/dx = 1
 
 
 class Sigmoid(_Activation):

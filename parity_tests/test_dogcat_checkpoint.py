@@ -1,0 +1,149 @@
+"""Checkpoints: atomic writes, weights_only loading, exact resume, and moving weights between twins."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from nnlab.dogcat import checkpoint as ckpt_io
+from nnlab.dogcat.predict import load_model
+from nnlab.dogcat.train import ArrayData, TrainConfig, train
+from parity_tests.harness import compare
+
+
+def tiny_dogcat(n=80, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2).astype(np.int64)
+    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
+    images[labels == 1, 0] += 55
+    return ArrayData(images, labels)
+
+
+def config(logdir, **kw):
+    base = dict(dtype="float64", epochs=3, batch_size=16, lr=1e-2, logdir=str(logdir),
+                tensorboard=False, progress=False, device="cpu", image_size=8)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def quiet(msg):
+    pass
+
+
+RESUME_CASES = [
+    dict(impl="torch", model="mlp", hidden=[10], batchnorm=True, optimizer="adam"),
+    dict(impl="scratch", model="logistic", optimizer="momentum", lr=0.1),
+    dict(impl="both", model="mlp", hidden=[6], optimizer="adamw"),
+]
+
+
+@pytest.mark.parametrize("case", RESUME_CASES, ids=lambda c: f"{c['impl']}-{c['optimizer']}")
+@pytest.mark.parametrize("k", [5, 8])  # mid-epoch 2, and exactly at the end of epoch 2
+def test_resume_after_k_steps_equals_uninterrupted_run(tmp_path, case, k):
+    data = tiny_dogcat()
+    full = train(config(tmp_path / "full", **case), data=data, log=quiet)
+    part = train(config(tmp_path / "part", max_steps=k, **case), data=data, log=quiet)
+    assert not part.finished and part.global_step == k
+    saved = ckpt_io.load_checkpoint(tmp_path / "part" / "checkpoint.pt")
+    assert saved["global_step"] == k
+    resumed = train(config(tmp_path / "part", **case), data=data, log=quiet,
+                    resume=str(tmp_path / "part" / "checkpoint.pt"))
+    assert resumed.finished and resumed.global_step == full.global_step == 12
+    for impl, state in full.final_states.items():
+        for name, value in state.items():
+            compare(f"resume after {k} steps ({impl})", name, resumed.final_states[impl][name], value,
+                    rtol=0, atol=1e-12)
+    drop = ("seconds",)
+    assert [{a: b for a, b in r.items() if a not in drop} for r in resumed.history] == \
+           [{a: b for a, b in r.items() if a not in drop} for r in full.history]
+
+
+def test_checkpoint_content_loads_with_weights_only(tmp_path):
+    train(config(tmp_path, impl="both", epochs=1, model="mlp", hidden=[4]), data=tiny_dogcat(), log=quiet)
+    path = tmp_path / "checkpoint.pt"
+    raw = torch.load(path, weights_only=True)  # fails if anything but tensors and plain containers
+    assert raw["format"] == ckpt_io.FORMAT and set(raw["twins"]) == {"torch", "scratch"}
+    assert raw["epoch"] == 1 and raw["step_in_epoch"] == 0 and raw["config"]["impl"] == "both"
+    assert raw["normalization"] == {"mean": [0.5, 0.5, 0.5], "std": [1.0, 1.0, 1.0]}
+    assert set(raw["rng"]) >= {"python", "numpy", "torch"}
+    assert isinstance(raw["twins"]["scratch"]["optimizer"]["state"][0]["exp_avg"], torch.Tensor)
+
+
+def test_unsafe_or_foreign_files_are_refused(tmp_path):
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"format": ckpt_io.FORMAT, "x": np.float64(1.0).__class__}, f, protocol=2)
+    with pytest.raises(ckpt_io.CheckpointError, match="cannot read checkpoint"):
+        ckpt_io.load_checkpoint(evil)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ckpt_io.CheckpointError, match="not a dog/cat training checkpoint"):
+        ckpt_io.load_checkpoint(other)
+    with pytest.raises(ckpt_io.CheckpointError, match="not found"):
+        ckpt_io.load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    ckpt_io.save_checkpoint(path, {"format": ckpt_io.FORMAT, "w": np.arange(3.0)})
+    before = path.read_bytes()
+
+    def torn_save(obj, f):
+        f.write(b"PK\x03\x04 half a zip file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_io.torch, "save", torn_save)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt_io.save_checkpoint(path, {"format": ckpt_io.FORMAT, "w": np.arange(5.0)})
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["checkpoint.pt"]  # the temporary file is gone
+    assert torch.equal(ckpt_io.load_checkpoint(path)["w"], torch.arange(3.0, dtype=torch.float64))
+
+
+def test_save_writes_a_temp_file_beside_the_target_then_renames(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((os.path.dirname(src), os.path.dirname(dst), os.path.basename(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(ckpt_io.os, "replace", spy)
+    ckpt_io.save_checkpoint(tmp_path / "sub" / "c.pt", {"format": ckpt_io.FORMAT})
+    (src_dir, dst_dir, name), = seen
+    assert src_dir == dst_dir == str(tmp_path / "sub") and name.startswith(".c.pt.") and name.endswith(".tmp")
+
+
+@pytest.mark.parametrize("trained_by, loaded_into", [("scratch", "torch"), ("torch", "scratch")])
+def test_checkpoint_of_one_twin_loads_into_the_other(tmp_path, trained_by, loaded_into):
+    data = tiny_dogcat()
+    result = train(config(tmp_path, impl=trained_by, epochs=1, model="mlp", hidden=[6, 4], batchnorm=True,
+                          activation="elu"), data=data, log=quiet)
+    model, spec, norm = load_model(tmp_path / "checkpoint.pt", impl=loaded_into, dtype="float64")
+    state = model.state_dict()
+    for name, value in result.final_states[trained_by].items():
+        compare(f"{trained_by} checkpoint into {loaded_into}", name, np.asarray(state[name].cpu() if
+                hasattr(state[name], "cpu") else state[name]), value, rtol=0, atol=0)
+    x = norm.apply_numpy(data.images[:10], np.float64)
+    same, _, _ = load_model(tmp_path / "checkpoint.pt", impl=trained_by, dtype="float64")
+    run = {"torch": lambda m: m(torch.from_numpy(x)).detach().numpy(), "scratch": lambda m: m.forward(x)}
+    compare("eval logits across twins", "logits", run[loaded_into](model), run[trained_by](same),
+            rtol=1e-12, atol=1e-12)
+
+
+def test_rng_states_round_trip():
+    states = ckpt_io.rng_states()
+    a = (np.random.rand(3), torch.rand(3), __import__("random").random())
+    ckpt_io.restore_rng_states(ckpt_io.to_safe(states))
+    b = (np.random.rand(3), torch.rand(3), __import__("random").random())
+    assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1]) and a[2] == b[2]

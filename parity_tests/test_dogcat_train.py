@@ -1,0 +1,165 @@
+"""Dog/cat training loop: scratch and torch in lockstep, divergence handling, metrics.
+
+The lockstep test is the parity proof of the whole training step (model,
+stable BCE from logits, backward, optimizer) on uint8 images through the
+data module's normalization: both twins start from the same weights, take
+the same batches, and after every epoch their parameters differ by at most
+1e-10 in float64.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from nnlab.dogcat import train as dtrain
+from nnlab.dogcat.checkpoint import load_checkpoint
+from nnlab.dogcat.train import ArrayData, TrainConfig, TrainingDiverged, train
+from parity_tests.harness import compare
+
+
+def tiny_dogcat(n=80, size=8, seed=0):
+    """uint8 images (n, 3, size, size); "dogs" (label 1) are redder, so a linear model can learn."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2).astype(np.int64)
+    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
+    images[labels == 1, 0] += 55
+    return ArrayData(images, labels, "tiny synthetic arrays")
+
+
+def tiny_config(tmp_path, **kw):
+    base = dict(dtype="float64", epochs=2, batch_size=16, lr=0.05, logdir=str(tmp_path / "run"),
+                tensorboard=False, progress=False, device="cpu", image_size=8)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread-pool overhead on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+LOCKSTEP_CASES = [
+    dict(model="logistic", optimizer="sgd", lr=0.5),
+    dict(model="logistic", optimizer="momentum", lr=0.1, weight_decay=1e-3),
+    dict(model="logistic", optimizer="adam", lr=1e-2),
+    dict(model="mlp", hidden=[12], activation="relu", optimizer="adamw", lr=1e-2),
+    dict(model="mlp", hidden=[12, 6], activation="tanh", batchnorm=True, optimizer="adam", lr=1e-2),
+    dict(model="mlp", hidden=[10], activation="gelu", optimizer="rmsprop", lr=1e-3, batch_size=24),
+]
+
+
+@pytest.mark.parametrize("case", LOCKSTEP_CASES, ids=lambda c: f"{c['model']}-{c['optimizer']}")
+def test_lockstep_parameters_agree_each_epoch(tmp_path, case):
+    cfg = tiny_config(tmp_path, impl="both", epochs=3, **case)
+    result = train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+    assert [p["epoch"] for p in result.parity] == [1, 2, 3]
+    for p in result.parity:
+        assert p["max_abs_diff"] <= 1e-10, f"epoch {p['epoch']}: {p['tensor']} differs by {p['max_abs_diff']:.3e}"
+    torch_state, scratch_state = result.final_states["torch"], result.final_states["scratch"]
+    assert list(torch_state) == list(scratch_state)
+    for name in torch_state:
+        compare(f"lockstep {case['model']}/{case['optimizer']}", name, scratch_state[name], torch_state[name],
+                rtol=1e-10, atol=1e-10)
+    h = result.history[-1]
+    assert abs(h["train_loss"] - h["scratch_train_loss"]) < 1e-10
+    assert h["val_accuracy"] == h["scratch_val_accuracy"]
+    assert result.finished and result.global_step == 3 * -(-64 // cfg.batch_size)
+
+
+def test_training_learns_and_reports_confusion(tmp_path):
+    result = train(tiny_config(tmp_path, impl="scratch", epochs=4, optimizer="adam", lr=0.05),
+                   data=tiny_dogcat(n=120), log=lambda msg: None)
+    assert result.history[-1]["val_accuracy"] >= 0.9
+    cm = result.confusion
+    assert cm.shape == (2, 2) and cm.sum() == 24 and np.trace(cm) / cm.sum() == result.history[-1]["val_accuracy"]
+    text = dtrain.format_confusion(cm)
+    assert "true cat" in text and "true dog" in text
+
+
+def test_binary_metrics_match_torch_bce():
+    rng = np.random.default_rng(3)
+    z, y = rng.standard_normal(50) * 30, rng.integers(0, 2, 50)
+    m = dtrain.binary_metrics(z, y)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(z), torch.from_numpy(y * 1.0))
+    assert abs(m["loss"] - float(expected)) < 1e-12
+    assert m["accuracy"] == np.mean((z > 0) == (y == 1))
+    assert m["confusion"].sum() == 50 and m["confusion"][1, 1] == np.sum((z > 0) & (y == 1))
+
+
+def test_epoch_order_is_a_seeded_permutation():
+    idx = np.arange(10, 30)
+    a, b = dtrain.epoch_order(idx, 0, 1), dtrain.epoch_order(idx, 0, 1)
+    assert np.array_equal(a, b) and sorted(a) == list(idx)
+    assert not np.array_equal(a, dtrain.epoch_order(idx, 0, 2))
+    assert not np.array_equal(a, dtrain.epoch_order(idx, 1, 1))
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    """A weight turned NaN mid-epoch 2: training stops with a clear message; the checkpoint stays good."""
+    original = dtrain.TorchTwin.train_step
+    calls = {"n": 0}
+
+    def poisoned(self, start, end):
+        calls["n"] += 1
+        if calls["n"] == 7:  # epoch 2 (4 steps per epoch), after a mid-epoch checkpoint at step 6
+            with torch.no_grad():
+                self.module.classifier.weight[0, 0] = float("nan")
+        return original(self, start, end)
+
+    monkeypatch.setattr(dtrain.TorchTwin, "train_step", poisoned)
+    cfg = tiny_config(tmp_path, impl="torch", epochs=3, checkpoint_every=2)
+    with pytest.raises(TrainingDiverged) as info:
+        train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+    message = str(info.value)
+    assert "nan" in message and "global step 7" in message
+    assert "last good checkpoint" in message and "checkpoint.pt" in message and "--lr" in message
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert (ckpt["epoch"], ckpt["step_in_epoch"], ckpt["global_step"]) == (1, 2, 6)
+    assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_real_divergence_is_caught_for_both_twins(tmp_path):
+    """SGD with an absurd step on a float32 MLP overflows; both twins report it, neither crashes."""
+    for impl in ("torch", "scratch"):
+        cfg = tiny_config(tmp_path / impl, impl=impl, dtype="float32", model="mlp", hidden=[16, 16],
+                          optimizer="sgd", lr=1e30, epochs=2)
+        with pytest.raises(TrainingDiverged, match="training loss became (nan|inf)"):
+            train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(impl="scratch", amp=True), "--amp"),
+    (dict(impl="scratch", device="cuda"), "scratch runs on the CPU"),
+    (dict(optimizer="lbfgs"), "optimizer: expected one of"),
+    (dict(lr=-1.0), "lr"),
+    (dict(model="mlp", hidden=[]), "at least one hidden size"),
+])
+def test_bad_settings_say_what_is_wrong(tmp_path, bad, match):
+    with pytest.raises(ValueError, match=match):
+        train(tiny_config(tmp_path, **bad), data=tiny_dogcat(), log=lambda msg: None)
+
+
+def test_device_resident_batches_on_cpu_tensors(tmp_path, monkeypatch):
+    """The CUDA path (uint8 set uploaded once, batches sliced by an on-device permutation) run on CPU tensors."""
+    cfg = tiny_config(tmp_path, impl="torch", optimizer="adam", lr=1e-2, epochs=2, log_every=3)
+    reference = train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+
+    original_init = dtrain.TorchTwin.__init__
+
+    def resident_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        data = args[3]
+        self.resident = True
+        self.images = dtrain._upload_uint8(data.images, self.device, chunk=7)
+        self.labels = torch.as_tensor(np.asarray(data.labels)).to(self.dtype)
+
+    monkeypatch.setattr(dtrain.TorchTwin, "__init__", resident_init)
+    resident = train(tiny_config(tmp_path / "resident", impl="torch", optimizer="adam", lr=1e-2, epochs=2,
+                                 log_every=3), data=tiny_dogcat(), log=lambda msg: None)
+    for name, value in reference.final_states["torch"].items():
+        compare("device-resident batches", name, resident.final_states["torch"][name], value, rtol=0, atol=1e-14)
+    assert resident.history[-1]["val_accuracy"] == reference.history[-1]["val_accuracy"]

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import decode as _decode
-from .layouts import CAT, DOG, DataLayoutError, detect_layout
+from .layouts import DOG, DataLayoutError, scan_layout
 
 CACHE_FORMAT = 1
 logger = logging.getLogger("nnlab.dogcat")
@@ -94,12 +94,17 @@ class DogCatData:
         return line
 
 
+def _relative(root: Path, path: str) -> str:
+    """``path`` below ``root`` in POSIX form (scan_layout joins onto ``str(root)``, so a prefix cut is exact)."""
+    return path[len(os.path.join(str(root), "")):].replace(os.sep, "/")
+
+
 def _content_key(root: Path, items, size: int) -> str:
-    digest = hashlib.sha256(f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.DECODER_ID}\n".encode())
+    lines = [f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.DECODER_ID}"]
     for path, label in items:
-        st = path.stat()
-        digest.update(f"{path.relative_to(root).as_posix()}\0{label}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
+        st = os.stat(path)
+        lines.append(f"{_relative(root, path)}\0{label}\0{st.st_size}\0{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
 
 
 def _npy_header(shape) -> bytes:
@@ -190,7 +195,7 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
     folder where every image of one class is unreadable.
     """
     root = Path(root).expanduser()
-    layout, items = detect_layout(root)
+    layout, items = scan_layout(root)
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     cache_dir.mkdir(parents=True, exist_ok=True)
     key = _content_key(root, items, size)
@@ -224,8 +229,8 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
     data = DogCatData(
         images=images,
         labels=np.asarray(meta["labels"], dtype=np.int64),
-        paths=[str(root / rel) for rel in meta["paths"]],
-        skipped=[(str(root / rel), reason) for rel, reason in meta["skipped"]],
+        paths=[os.path.join(root, rel) for rel in meta["paths"]],
+        skipped=[(os.path.join(root, rel), reason) for rel, reason in meta["skipped"]],
         size=size,
         root=root,
         layout=layout,
@@ -269,8 +274,8 @@ def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int
         "layout": layout,
         "root": str(root),
         "npy_bytes": images_path.stat().st_size,
-        "paths": [items[i][0].relative_to(root).as_posix() for i in kept],
+        "paths": [_relative(root, items[i][0]) for i in kept],
         "labels": [items[i][1] for i in kept],
-        "skipped": [[items[i][0].relative_to(root).as_posix(), failures[i]] for i in sorted(failures)],
+        "skipped": [[_relative(root, items[i][0]), failures[i]] for i in sorted(failures)],
     }
     _write_replace(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -134,10 +136,13 @@ def available_cores() -> int:
 def _pool_context():
     import multiprocessing
 
-    # forkserver: workers start from a clean single-threaded process, so a parent that
-    # already runs torch/OpenMP threads cannot deadlock them; spawn where it is missing.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # fork on Linux: workers start in milliseconds and need not re-import the caller's
+    # __main__ (which breaks for stdin, notebooks and unguarded scripts). The workers only
+    # run Pillow and NumPy, never torch, OpenMP or CUDA, so threads of the parent cannot
+    # leave them a held lock. Elsewhere the platform default (spawn).
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 def decode_into(
@@ -177,10 +182,13 @@ def decode_into(
             out.flush()
             del out
         else:
-            with _pool_context().Pool(
-                workers, initializer=_init_worker, initargs=(str(out_path), offset, n, size, method)
+            # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies raises
+            # BrokenProcessPool here instead of being replaced and waited on forever.
+            with ProcessPoolExecutor(
+                workers, _pool_context(), initializer=_init_worker, initargs=(str(out_path), offset, n, size, method)
             ) as pool:
-                for done, failed in pool.imap_unordered(_decode_chunk, chunks):
+                for future in as_completed([pool.submit(_decode_chunk, chunk) for chunk in chunks]):
+                    done, failed = future.result()
                     failures.update(failed)
                     bar.update(done)
     return failures

@@ -45,30 +45,30 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _images_under(folder: Path) -> list[Path]:
+def _images_under(folder: str) -> list[str]:
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found.extend(Path(dirpath) / f for f in filenames if is_image_name(f))
+        found.extend(os.path.join(dirpath, f) for f in filenames if is_image_name(f))
     return found
 
 
-def _class_folders(folder: Path) -> dict[int, list[Path]]:
-    folders: dict[int, list[Path]] = {}
-    for entry in sorted(folder.iterdir()):
+def _class_folders(folder: str) -> dict[int, list[str]]:
+    folders: dict[int, list[str]] = {}
+    for entry in os.scandir(folder):
         label = _CLASS_FOLDER_NAMES.get(entry.name.lower())
         if label is not None and entry.is_dir():
-            folders.setdefault(label, []).append(entry)
-    return folders
+            folders.setdefault(label, []).append(entry.path)
+    return {label: sorted(dirs) for label, dirs in folders.items()}
 
 
-def _kaggle_files(folder: Path) -> list[tuple[Path, int]]:
+def _kaggle_files(folder: str) -> list[tuple[str, int]]:
     items = []
     for entry in os.scandir(folder):
         name = entry.name
         label = _KAGGLE_PREFIXES.get(name[:4].lower())
         if label is not None and is_image_name(name) and entry.is_file():
-            items.append((Path(entry.path), label))
+            items.append((entry.path, label))
     return items
 
 
@@ -88,45 +88,52 @@ def _class_names(labels: set[int]) -> str:
     return " and ".join(name for name, label in (("cats", CAT), ("dogs", DOG)) if label in labels) or "no images"
 
 
-def detect_layout(root) -> tuple[str, list[tuple[Path, int]]]:
-    """Return ``(layout name, [(path, label), ...])`` for the photos under ``root``, sorted by path.
-
-    Raises DataLayoutError (naming the accepted layouts and what was found) when ``root``
-    does not exist, is not a folder, holds no labelled images, or holds only one class.
-    """
+def scan_layout(root) -> tuple[str, list[tuple[str, int]]]:
+    """``detect_layout`` with plain string paths (what the cache hashes; no pathlib cost per file)."""
     root = Path(root).expanduser()
     if not root.exists():
         raise DataLayoutError(f"data folder {root} does not exist.\n{ACCEPTED_LAYOUTS}")
     if not root.is_dir():
         raise DataLayoutError(f"data path {root} is a file, not a folder.\n{ACCEPTED_LAYOUTS}")
 
-    folder = root
-    if (root / "PetImages").is_dir():
-        folder = root / "PetImages"
+    folder = str(root)
+    if os.path.isdir(os.path.join(folder, "PetImages")):
+        folder = os.path.join(folder, "PetImages")
     class_folders = _class_folders(folder)
     if class_folders:
-        layout = "PetImages" if folder.name == "PetImages" else "class folders"
+        layout = "PetImages" if os.path.basename(folder) == "PetImages" else "class folders"
         items = [(p, label) for label, dirs in class_folders.items() for d in dirs for p in _images_under(d)]
-        where = ", ".join(f"{d.name}/" for dirs in class_folders.values() for d in dirs)
+        where = ", ".join(f"{os.path.basename(d)}/" for dirs in class_folders.values() for d in dirs)
     else:
-        if not _kaggle_files(folder) and (folder / "train").is_dir():
-            folder = folder / "train"
         layout = "Kaggle"
         items = _kaggle_files(folder)
+        if not items and os.path.isdir(os.path.join(folder, "train")):
+            folder = os.path.join(folder, "train")
+            items = _kaggle_files(folder)
         where = f"cat.*/dog.* files in {folder}"
 
     labels = {label for _, label in items}
     if not items:
         raise DataLayoutError(
-            f"no labelled images found in {root}: {_describe(folder)}.\n{ACCEPTED_LAYOUTS}"
+            f"no labelled images found in {root}: {_describe(Path(folder))}.\n{ACCEPTED_LAYOUTS}"
         )
     if len(labels) < 2:
         raise DataLayoutError(
             f"only one class found in {root} ({len(items)} images of {_class_names(labels)} in {where}); "
             f"a classifier needs both cats and dogs.\n{ACCEPTED_LAYOUTS}"
         )
-    items.sort(key=lambda item: str(item[0]))
+    items.sort()
     return layout, items
+
+
+def detect_layout(root) -> tuple[str, list[tuple[Path, int]]]:
+    """Return ``(layout name, [(path, label), ...])`` for the photos under ``root``, sorted by path.
+
+    Raises DataLayoutError (naming the accepted layouts and what was found) when ``root``
+    does not exist, is not a folder, holds no labelled images, or holds only one class.
+    """
+    layout, items = scan_layout(root)
+    return layout, [(Path(p), label) for p, label in items]
 
 
 def find_images(root) -> list[tuple[Path, int]]:

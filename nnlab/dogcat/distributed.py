@@ -125,19 +125,21 @@ def free_port() -> int:
 
 
 def launch_local(config: Any, nprocs: int, data: Any = None, normalization: Any = None,
-                 threads_per_process: int = 1) -> None:
+                 threads_per_process: int = 1, start_method: str = "spawn") -> None:
     """Run ``train(config)`` in ``nprocs`` local processes, as torchrun would (for tests and demos).
 
     Each process gets the environment torchrun sets (``MASTER_ADDR``,
     ``MASTER_PORT``, ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``); rank 0 writes
-    the logs and checkpoints. Raises if any process fails.
+    the logs and checkpoints. Raises if any process fails. ``start_method``
+    "fork" starts in milliseconds (the children inherit the imported torch)
+    but is only safe from a process that has not started CUDA or extra threads.
     """
     import torch.multiprocessing as mp
 
     port = free_port()
     mp.start_processes(
         _worker, args=(nprocs, port, config, data, normalization, threads_per_process),
-        nprocs=nprocs, join=True, start_method="spawn",
+        nprocs=nprocs, join=True, start_method=start_method,
     )
 
 

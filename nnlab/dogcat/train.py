@@ -234,7 +234,7 @@ class TorchTwin:
         self.model = dist_utils.wrap_model(self.module, ctx) if ctx.world_size > 1 else self.module
         self.forward = torch.compile(self.model) if config.compile else self.model
         cls_name, kwargs = optimizer_kwargs(config)
-        if device.type == "cuda":
+        if device.type == "cuda" and cls_name in ("SGD", "Adam", "AdamW"):
             kwargs["fused"] = True  # one kernel per step for all parameters; no host sync
         self.optimizer = getattr(torch.optim, cls_name)(self.module.parameters(), **kwargs)
         self.amp_dtype = None
@@ -250,7 +250,8 @@ class TorchTwin:
             self.labels = torch.as_tensor(np.asarray(data.labels), device=device).to(self.dtype)
         else:
             self.images_np, self.labels_np = data.images, np.asarray(data.labels)
-        self.sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss·n, correct, n
+        self.sums = torch.zeros(2, dtype=torch.float64, device=device)  # Σ loss, Σ correct (this process)
+        self.count = 0  # images in the epoch's global batches so far: known on the host, no sync
         self._val_idx_cache: tuple[int, torch.Tensor] | None = None
 
     # batches
@@ -295,8 +296,8 @@ class TorchTwin:
             self.optimizer.step()
         with torch.no_grad():
             correct = ((logits > 0) == (y > 0.5)).sum()
-            self.sums += torch.stack([loss_sum.detach().double(), correct.double(),
-                                      torch.tensor(float(y.shape[0]), dtype=torch.float64, device=self.device)])
+            self.sums += torch.stack([loss_sum.detach().double(), correct.double()])
+        self.count += n_global
         return loss_sum.detach() / max(y.shape[0], 1)
 
     def read_sums(self) -> tuple[float, float, float]:
@@ -304,13 +305,15 @@ class TorchTwin:
         s = self.sums.clone()
         if self.ctx.world_size > 1:
             dist_utils.all_reduce_sum(s)
-        a, b, c = s.cpu().tolist()
-        return a, b, c
+        loss_sum, correct = s.cpu().tolist()
+        return loss_sum, correct, float(self.count)
 
     def set_sums(self, values: Sequence[float]) -> None:
-        """Restore the epoch sums (this process holds them all; the others start at 0)."""
-        v = list(values) if self.ctx.rank == 0 else [0.0, 0.0, 0.0]
+        """Restore the epoch sums (process 0 holds the restored totals, the others start at 0)."""
+        loss_sum, correct, n = (float(v) for v in values)
+        v = [loss_sum, correct] if self.ctx.rank == 0 else [0.0, 0.0]
         self.sums = torch.tensor(v, dtype=torch.float64, device=self.device)
+        self.count = int(n)
 
     # evaluation
     @torch.no_grad()
@@ -566,6 +569,9 @@ def train(
         history, parity = list(ckpt.get("history", [])), list(ckpt.get("parity", []))
         say(f"resumed from {resume}: epoch {start_epoch + 1}, step {start_step} of {steps_per_epoch}, "
             f"global step {global_step}")
+        if start_epoch >= config.epochs:
+            say(f"nothing to train: the checkpoint has finished {start_epoch} epochs and --epochs is "
+                f"{config.epochs}; pass a larger --epochs to continue")
 
     logdir = config.logdir or default_logdir(config)
     config.logdir = logdir
@@ -575,10 +581,13 @@ def train(
     if ckpt is not None:
         last_good = {"path": str(resume), "where": f"epoch {start_epoch + 1}, step {start_step}"}
     if ctx.is_main:
-        names = " and ".join(t.name for t in twins)
+        impl = "torch and scratch in lockstep" if len(twins) == 2 else twins[0].name
         say(f"data: {data_description}; {len(train_idx)} train / {len(val_idx)} validation images "
             f"of {tuple(images.shape[1:])}")
-        say(f"model: {spec.describe()} ({config.impl}: {names}) on {device}, {config.dtype}, "
+        if ctx.world_size > 1:
+            say(f"distributed: {ctx.world_size} processes ({ctx.backend}), each taking 1/{ctx.world_size} "
+                "of every global batch")
+        say(f"model: {spec.describe()} ({impl}) on {device}, {config.dtype}, "
             f"{config.optimizer} lr {config.lr:g}, batch {config.batch_size}; logs and checkpoint in {logdir}")
 
     def save(epoch: int, step_in_epoch: int, sums: Mapping[str, Sequence[float]]) -> None:
@@ -743,9 +752,11 @@ def _log_epoch(logger: TensorBoardLogger, record: Mapping, primary: Any, spec: M
         logger.logistic_weights(dict(primary.named_parameters())["classifier.weight"], spec.input_shape, step)
     probs = sigmoid(val_logits)
     k = min(config.val_examples, len(val_idx))
-    if k:
-        pick = val_idx[:k]
-        logger.validation_examples(np.asarray(images[pick]), probs[:k], labels[pick], step)
+    if k:  # the first validation images of each class, half and half
+        val_labels = labels[val_idx]
+        pos = np.concatenate([np.flatnonzero(val_labels == 0)[:k // 2], np.flatnonzero(val_labels == 1)])[:k]
+        pos = np.sort(pos)
+        logger.validation_examples(np.asarray(images[val_idx[pos]]), probs[pos], val_labels[pos], step)
     logger.pr_curve(labels[val_idx], probs, step)
     logger.flush()
 

@@ -1,0 +1,80 @@
+"""TensorBoard: both twins write the same tags through one SummaryWriter; read back with EventAccumulator."""
+
+import numpy as np
+import pytest
+import torch
+
+from nnlab.dogcat.tensorboard_log import captioned_grid, histogram_summary, weight_image
+from nnlab.dogcat.train import ArrayData, TrainConfig, train
+
+SCALARS = {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr", "loss/train_recent",
+           "hparam/val_accuracy", "hparam/val_loss"}
+
+
+def tiny_dogcat(n=80, size=8):
+    rng = np.random.default_rng(0)
+    labels = (np.arange(n) % 2).astype(np.int64)
+    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
+    images[labels == 1, 0] += 55
+    return ArrayData(images, labels)
+
+
+def read_events(logdir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("impl, model", [("torch", "logistic"), ("scratch", "logistic"), ("torch", "mlp")])
+def test_event_files_hold_the_expected_tags(tmp_path, impl, model):
+    cfg = TrainConfig(impl=impl, model=model, hidden=[5], dtype="float64", epochs=2, batch_size=16, lr=1e-2,
+                      logdir=str(tmp_path), progress=False, device="cpu", image_size=8, hist_every=3,
+                      log_every=2, val_examples=4)
+    result = train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+    acc = read_events(tmp_path)
+    tags = acc.Tags()
+    assert SCALARS <= set(tags["scalars"])
+    params = ["classifier.weight", "classifier.bias"] + (["features.0.weight", "features.0.bias"] if model == "mlp" else [])
+    for name in params:
+        assert f"weights/{name}" in tags["histograms"] and f"grads/{name}" in tags["histograms"]
+    assert [e.step for e in acc.Histograms("weights/classifier.weight")] == [3, 6]  # 8 steps, every 3rd
+    assert "val/examples" in tags["images"]
+    assert ("weights/logistic" in tags["images"]) == (model == "logistic")
+    assert "val/pr_curve" in tags["tensors"]
+    assert set(acc.PluginTagToContent("hparams")) >= {"_hparams_/experiment", "_hparams_/session_start_info"}
+    val_acc = [e.value for e in acc.Scalars("accuracy/val")]
+    assert [e.step for e in acc.Scalars("accuracy/val")] == [4, 8]
+    assert val_acc == pytest.approx([h["val_accuracy"] for h in result.history])
+    assert acc.Scalars("hparam/val_accuracy")[-1].value == pytest.approx(result.history[-1]["val_accuracy"])
+    h = acc.Histograms("weights/classifier.weight")[-1].histogram_value
+    assert h.num == (5 if model == "mlp" else 3 * 8 * 8)
+
+
+def test_histogram_of_tensor_and_array_agree():
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal((40, 30))
+    a = histogram_summary(values, bins=16)
+    b = histogram_summary(torch.from_numpy(values), bins=16)
+    assert a["num"] == b["num"] == 1200 and sum(a["bucket_counts"]) == sum(b["bucket_counts"]) == 1200
+    assert np.allclose(a["bucket_limits"], b["bucket_limits"]) and a["bucket_counts"] == b["bucket_counts"]
+    assert a["sum_squares"] == pytest.approx(float((values ** 2).sum()))
+    assert histogram_summary(np.zeros(5))["bucket_counts"] == [5.0]
+    assert histogram_summary(np.array([1.0, np.nan])) is None and histogram_summary(torch.zeros(0)) is None
+
+
+def test_weight_image_and_captioned_grid_shapes():
+    w = np.linspace(-2, 1, 3 * 4 * 4)
+    img = weight_image(w, (3, 4, 4))
+    assert img.shape == (3, 4, 4) and img.min() == 0.0 and img.max() == pytest.approx(0.75)
+    grid = captioned_grid(np.zeros((3, 3, 8, 8), np.uint8), [0.1, 0.5, 0.9], [0, 1, 1], tile=32)
+    assert grid.shape == (32 + 26, 3 * 36, 3) and grid.dtype == np.uint8

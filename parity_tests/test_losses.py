@@ -1,4 +1,10 @@
-"""Softmax and losses: scratch vs torch in every dtype, regime and reduction, plus the seed claims."""
+"""Softmax and losses: scratch vs torch in every dtype, regime and reduction, plus the seed claims.
+
+Regimes, per loss: ordinary: randn logits/values. extreme: ±1e2…1e4 logits or values; for the
+losses on probabilities, σ or softmax of such logits, i.e. exact 0s and 1s. kinks: where a
+formula branches: tied logits {0, ±1} (the max of log-softmax, the |z| of the stable
+BCE-with-logits), probabilities exactly 0, ½ and 1 (BCE's −100 clamp), zero residuals (MSE, SSE).
+"""
 
 import math
 
@@ -76,8 +82,11 @@ def cee_index(regime, n, c, rng, dtype):
 
 
 def fd_options(regime):
-    """8 sampled elements per call (the examples and reductions sample different ones). Extreme inputs make one loss evaluation a sum of terms up to 1e8: its round-off
-    (≈1e-16·Σ|terms|) over the step 2h limits central differences to ~1e-6 of the largest gradient."""
+    """Central differences on 8 sampled elements per call (examples and reductions sample others).
+
+    With extreme inputs one loss evaluation sums terms up to 1e8; its round-off (≈1e-16·Σ|terms|)
+    over the step 2h limits central differences to ~1e-6 of the largest gradient.
+    """
     loose = dict(fd_rtol=1e-4, fd_atol=1e-6) if regime == "extreme" else {}
     return dict(fd_max_elements=8, **loose)
 
@@ -107,26 +116,26 @@ LOSSES = {
 SHAPES = dict(batch=st.integers(1, 64), classes=st.integers(1, 32))
 
 
-@pytest.mark.parametrize("regime", REGIMES)
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", list(LOSSES))
 @given(**SHAPES)
-def test_loss_parity(name, dtype, regime, batch, classes):
-    """One drawn shape, the same inputs, every reduction."""
+def test_loss_parity(name, batch, classes):
+    """One drawn shape; every dtype, regime and reduction."""
     scratch_cls, torch_cls, make, fd_rule = LOSSES[name]
     rng = np.random.default_rng(batch * 100 + classes)
-    x, target = make(regime, batch, classes, rng, dtype)
-    check_fd = None if fd_rule is None or dtype != np.float64 else fd_rule(regime, classes)
-    for reduction in REDUCTIONS:
-        assert_parity(
-            f"{name} {regime} reduction={reduction}",
-            scratch_cls(reduction=reduction),
-            torch_cls(reduction=reduction),
-            [x],
-            targets=[target],
-            check_fd=check_fd,
-            **fd_options(regime),
-        )
+    for dtype in DTYPES:
+        for regime in REGIMES:
+            x, target = make(regime, batch, classes, rng, dtype)
+            check_fd = None if fd_rule is None or dtype != np.float64 else fd_rule(regime, classes)
+            for reduction in REDUCTIONS:
+                assert_parity(
+                    f"{name} {np.dtype(dtype).name} {regime} reduction={reduction}",
+                    scratch_cls(reduction=reduction),
+                    torch_cls(reduction=reduction),
+                    [x],
+                    targets=[target],
+                    check_fd=check_fd,
+                    **fd_options(regime),
+                )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -146,17 +155,37 @@ def test_bce_with_logits_pos_weight_parity(dtype, batch, classes):
         )
 
 
-@pytest.mark.parametrize("regime", REGIMES)
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_soft_targets_need_not_sum_to_one(dtype):
+    """torch takes any non-negative target weights: ∂ℓₙ/∂xₙ = softmax(xₙ)·Σ_c T_nc − Tₙ, not softmax − T."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((7, 5)).astype(dtype)
+    weights = (2 * rng.random((7, 5))).astype(dtype)
+    for reduction in REDUCTIONS:
+        assert_parity(
+            f"CrossEntropyLoss[unnormalised] reduction={reduction}",
+            sl.CrossEntropyLoss(reduction=reduction),
+            tl.CrossEntropyLoss(reduction=reduction),
+            [x],
+            targets=[weights],
+        )
+
+
 @pytest.mark.parametrize("module", ["Softmax", "LogSoftmax"])
 @given(**SHAPES)
-def test_softmax_modules_parity(module, dtype, regime, batch, classes):
+def test_softmax_modules_parity(module, batch, classes):
     rng = np.random.default_rng(batch * 100 + classes)
-    x = regime_array(regime, (batch, classes), rng, dtype)
-    for dim in (-1, 0):
-        assert_parity(
-            f"{module}(dim={dim}) {regime}", getattr(sl, module)(dim), getattr(tl, module)(dim), [x], **fd_options(regime)
-        )
+    for dtype in DTYPES:
+        for regime in REGIMES:
+            x = regime_array(regime, (batch, classes), rng, dtype)
+            for dim in (-1, 0):
+                assert_parity(
+                    f"{module}(dim={dim}) {np.dtype(dtype).name} {regime}",
+                    getattr(sl, module)(dim),
+                    getattr(tl, module)(dim),
+                    [x],
+                    **fd_options(regime),
+                )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

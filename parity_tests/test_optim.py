@@ -14,7 +14,7 @@ from scratch.module import Parameter
 
 #: Every optimizer configuration the suite proves; test_trajectory uses the same table.
 CONFIGS = {
-    "SGD": ("SGD", dict(lr=0.1)),
+    "SGD": ("SGD", dict(lr=0.5)),
     "SGD momentum": ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1)),
     "SGD nesterov": ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
     "SGD weight decay": ("SGD", dict(lr=0.1, momentum=0.5, weight_decay=0.01)),

@@ -550,8 +550,14 @@ def torch_stats_host(taps: Taps, histograms: bool = True, bins: int = 30, on_dev
 
 def unpack_stats(packed: np.ndarray, depth: int, histograms: bool = True, bins: int = 30) -> LayerStats:
     """Read the flat vector of ``numpy_stats_packed``/``torch_stats_packed`` back into a :class:`LayerStats`."""
-    p = np.asarray(packed, dtype=np.float64)
+    p = np.asarray(packed, dtype=np.float64).reshape(-1)
     hidden = depth - 1
+    expected = 1 + 2 * depth + 2 * hidden + ((depth + 2 * hidden) * (5 + bins) if histograms else 0)
+    if p.size != expected:
+        raise ValueError(
+            f"unpack_stats: packed vector has {p.size} values, layout expects {expected} "
+            f"(depth {depth}, histograms={histograms}, bins {bins})"
+        )
     i = 0
 
     def take(n: int) -> np.ndarray:
@@ -571,8 +577,6 @@ def unpack_stats(packed: np.ndarray, depth: int, histograms: bool = True, bins: 
             counts = take(bins)
             limits = lo + (hi - lo) * np.arange(1, bins + 1) / bins
             hists[tag] = Histogram(lo, hi, num, s, ss, limits, counts.copy())
-    if i != p.size:
-        raise ValueError(f"unpack_stats: packed vector has {p.size} values, layout expects {i} (depth {depth}, bins {bins})")
     return LayerStats(loss, wn.copy(), bn.copy(), dead.copy(), zero.copy(), hists)
 
 

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="automatic mixed precision for the torch twin (bfloat16 autocast; float16 with "
                         "gradient scaling on GPUs without bfloat16)")
     r.add_argument("--compile", action="store_true", help="torch.compile the torch model (fewer kernel launches)")
+    r.add_argument("--host-data", action="store_true",
+                   help="on CUDA, keep the images in host memory and copy each batch to the GPU (default: the "
+                        "uint8 set is uploaded once and batches are cut and normalized on the GPU)")
 
     o = p.add_argument_group("optimization")
     o.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer,
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(
         data=args.data, image_size=args.image_size, model=args.model, hidden=args.hidden,
         activation=args.activation, batchnorm=args.batchnorm, impl=args.impl, device=args.device,
-        amp=args.amp, compile=args.compile, dtype=args.dtype, optimizer=args.optimizer, lr=args.lr,
+        amp=args.amp, compile=args.compile, resident_data=False if args.host_data else None, dtype=args.dtype, optimizer=args.optimizer, lr=args.lr,
         momentum=args.momentum, weight_decay=args.weight_decay, batch_size=args.batch_size,
         epochs=args.epochs, seed=args.seed, val_fraction=args.val_fraction, logdir=args.logdir,
         tensorboard=not args.no_tensorboard, hist_every=args.hist_every, log_every=args.log_every,

@@ -65,6 +65,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     compile: bool = False
+    resident_data: bool | None = None
     dtype: str = "float32"
     optimizer: str = "adam"
     lr: float = 1e-4
@@ -232,7 +233,8 @@ class TorchTwin:
         if ctx.world_size > 1:
             self.module = dist_utils.prepare_batchnorm(self.module, ctx)
         self.model = dist_utils.wrap_model(self.module, ctx) if ctx.world_size > 1 else self.module
-        self.forward = torch.compile(self.model) if config.compile else self.model
+        # --compile: normalization, forward and loss become one compiled graph (fused kernels)
+        self.step_loss = torch.compile(self._forward_loss) if config.compile else self._forward_loss
         cls_name, kwargs = optimizer_kwargs(config)
         if device.type == "cuda" and cls_name in ("SGD", "Adam", "AdamW"):
             kwargs["fused"] = True  # one kernel per step for all parameters; no host sync
@@ -244,10 +246,11 @@ class TorchTwin:
             self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
             if not bf16:
                 self.scaler = torch.amp.GradScaler("cuda")
-        self.resident = device.type == "cuda"
+        # on CUDA by default: the uint8 set is uploaded once, batches are cut and normalized there
+        self.resident = device.type == "cuda" if config.resident_data is None else bool(config.resident_data)
         if self.resident:
             self.images = _upload_uint8(data.images, device)
-            self.labels = torch.as_tensor(np.asarray(data.labels), device=device).to(self.dtype)
+            self.labels = torch.from_numpy(np.asarray(data.labels)).to(device=device, dtype=self.dtype)
         else:
             self.images_np, self.labels_np = data.images, np.asarray(data.labels)
         self.sums = torch.zeros(2, dtype=torch.float64, device=device)  # Σ loss, Σ correct (this process)
@@ -259,24 +262,20 @@ class TorchTwin:
         self.order = torch.from_numpy(order).to(self.device) if self.resident else order
 
     def _gather(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images and float labels of ``idx`` (on the device when the data is resident)."""
         if self.resident:
-            x_u8, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-        else:
-            x_u8 = torch.from_numpy(np.take(self.images_np, idx, axis=0))
-            y = torch.from_numpy(self.labels_np[idx].astype(NUMPY_DTYPES[self.config.dtype]))
-        return self.normalization.apply_torch(x_u8, self.dtype), y
+            return self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        x_u8 = torch.from_numpy(np.take(self.images_np, idx, axis=0))
+        y = torch.from_numpy(self.labels_np[idx].astype(NUMPY_DTYPES[self.config.dtype]))
+        if self.device.type != "cpu":
+            x_u8, y = x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return x_u8, y
 
-    def train_step(self, start: int, end: int) -> torch.Tensor:
-        """One optimizer step on batch ``order[start:end]`` (this process's shard of it)."""
-        idx = self.order[start:end]
-        n_global = end - start
-        if self.ctx.world_size > 1:
-            idx = dist_utils.shard(idx, self.ctx)
-        x, y = self._gather(idx)
-        self.module.train()
-        self.optimizer.zero_grad(set_to_none=True)
+    def _forward_loss(self, x_u8: torch.Tensor, y: torch.Tensor, n_global: int):
+        """Normalize, forward, loss: (loss to differentiate, Σ per-image loss, correct count)."""
+        x = self.normalization.apply_torch(x_u8, self.dtype)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
-            logits = self.forward(x)
+            logits = self.model(x)
         logits = logits.to(y.dtype)
         if self.ctx.world_size > 1:
             # DDP averages gradients over processes: scaling each shard's sum by
@@ -287,6 +286,19 @@ class TorchTwin:
         else:
             loss = F.binary_cross_entropy_with_logits(logits, y)
             loss_sum = loss * y.shape[0]
+        correct = ((logits.detach() > 0) == (y > 0.5)).sum()
+        return loss, loss_sum.detach(), correct
+
+    def train_step(self, start: int, end: int) -> torch.Tensor:
+        """One optimizer step on batch ``order[start:end]`` (this process's shard of it); no host sync."""
+        idx = self.order[start:end]
+        n_global = end - start
+        if self.ctx.world_size > 1:
+            idx = dist_utils.shard(idx, self.ctx)
+        x_u8, y = self._gather(idx)
+        self.module.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, loss_sum, correct = self.step_loss(x_u8, y, n_global)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
@@ -295,10 +307,9 @@ class TorchTwin:
             loss.backward()
             self.optimizer.step()
         with torch.no_grad():
-            correct = ((logits > 0) == (y > 0.5)).sum()
-            self.sums += torch.stack([loss_sum.detach().double(), correct.double()])
+            self.sums += torch.stack([loss_sum.double(), correct.double()])
         self.count += n_global
-        return loss_sum.detach() / max(y.shape[0], 1)
+        return loss_sum / max(y.shape[0], 1)
 
     def read_sums(self) -> tuple[float, float, float]:
         """(Σ loss, Σ correct, n) of the epoch so far, over all processes (one sync)."""
@@ -327,7 +338,8 @@ class TorchTwin:
             idx_t = self._val_idx_cache[1]
         bs = self.config.eval_batch_size
         for s in range(0, len(idx), bs):
-            x, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
+            x_u8, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
+            x = self.normalization.apply_torch(x_u8, self.dtype)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 out.append(self.module(x).double())
         self.module.train()
@@ -442,6 +454,19 @@ class ScratchTwin:
     def load_checkpoint_state(self, state: Mapping) -> None:
         self.module.load_state_dict(to_numpy_state(state["model"]))
         self.optimizer.load_state_dict(ckpt_io.to_numpy_tree(state["optimizer"]))
+
+
+def run_epoch_steps(twin: Any, order: np.ndarray, batch_size: int) -> int:
+    """Every optimizer step of one epoch on one twin, and nothing else (no eval, no logging, no sync).
+
+    For timing an epoch: on CUDA follow it with ``torch.cuda.synchronize()``.
+    Returns the number of steps taken.
+    """
+    twin.set_epoch_order(order)
+    steps = -(-len(order) // batch_size)
+    for s in range(steps):
+        twin.train_step(s * batch_size, min((s + 1) * batch_size, len(order)))
+    return steps
 
 
 def _upload_uint8(images: np.ndarray, device: torch.device, chunk: int = 2048) -> torch.Tensor:
@@ -808,6 +833,6 @@ def _tqdm():
 
 __all__ = [
     "TrainConfig", "TrainResult", "TrainingDiverged", "ArrayData", "TorchTwin", "ScratchTwin",
-    "train", "epoch_order", "binary_metrics", "format_confusion", "default_logdir",
+    "train", "run_epoch_steps", "epoch_order", "binary_metrics", "format_confusion", "default_logdir",
     "optimizer_kwargs", "resolve_device", "IMPLS", "DEVICES", "OPTIMIZERS", "DTYPES",
 ]

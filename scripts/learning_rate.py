@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Learning rate: too large diverges, too small barely moves, sensible converges.
+
+Trains one linear-regression model by full-batch gradient descent on the mean
+squared error three times from the same start, with a learning rate far above
+the stability limit 2/λ_max (≈ 0.78 here), far below it, and near 1/λ_max.
+Prints the verdicts and the three loss curves side by side, and writes them to
+TensorBoard (one run per rate, tag "loss" and "log10_loss"; the diverged run
+stops at the first inf/NaN loss, which is reported as divergence, not raised).
+
+  tensorboard --logdir runs/learning_rate      # then open http://localhost:6006
+
+The library code is nnlab.learning_rate with the twins scratch.learning_rate
+(NumPy by hand) and torch_ref.learning_rate (torch); this script only parses
+arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tqdm import tqdm  # noqa: E402
+
+from nnlab.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + "\n\n" + "\n\n".join(__doc__.split("\n\n")[1:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  python scripts/learning_rate.py                       # scratch twin, default rates\n"
+            "  python scripts/learning_rate.py --impl both           # scratch and torch, side by side\n"
+            "  python scripts/learning_rate.py --rates 2.0 1e-3 0.3  # your own three rates"
+        ),
+    )
+    p.add_argument("--impl", choices=("scratch", "torch", "both"), default="scratch",
+                   help="which implementation trains (default: scratch); 'both' runs the twins from the same start")
+    p.add_argument("--rates", nargs=3, type=float, metavar=("TOO_LARGE", "TOO_SMALL", "SENSIBLE"),
+                   default=list(DEFAULT_RATES.values()),
+                   help="the three learning rates (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="gradient steps per rate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and of the initial weights (default: %(default)s)")
+    p.add_argument("--every", type=int, default=20, help="print the curves every N steps (default: %(default)s)")
+    p.add_argument("--logdir", default="runs/learning_rate",
+                   help="TensorBoard log directory; runs go to LOGDIR/<impl>/<label> (default: %(default)s)")
+    p.add_argument("--no-tensorboard", action="store_true", help="do not write TensorBoard logs")
+    args = p.parse_args(argv)
+    if args.steps < 1:
+        p.error(f"--steps must be at least 1, got {args.steps}")
+    if any(not r >= 0 for r in args.rates):
+        p.error(f"--rates must be non-negative numbers, got {args.rates}")
+    return args
+
+
+def run(args: argparse.Namespace) -> dict[str, list]:
+    import numpy as np
+    import torch
+
+    import scratch.learning_rate as S
+    import torch_ref.learning_rate as T
+
+    rates = dict(zip(DEFAULT_RATES, args.rates))
+    impls = ["scratch", "torch"] if args.impl == "both" else [args.impl]
+    writer_cls = None
+    if not args.no_tensorboard:
+        from torch.utils.tensorboard import SummaryWriter as writer_cls
+    results: dict[str, list] = {}
+    with tqdm(total=len(impls) * len(rates) * args.steps, desc="training", unit="step") as bar:
+        for impl in impls:
+            curves = []
+            for label, lr in rates.items():
+                if impl == "scratch":
+                    model = S.initial_model(seed=args.seed)
+                    train = S.loss_curve
+                else:  # the torch twin starts from the scratch start, so both curves can be compared
+                    model = T.initial_model(seed=args.seed)
+                    start = S.initial_model(seed=args.seed).state_dict()
+                    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in start.items()})
+                    train = T.loss_curve
+                writer = writer_cls(f"{args.logdir}/{impl}/{label.replace(' ', '_')}") if writer_cls else None
+
+                def on_step(k, loss, writer=writer):
+                    bar.update(1)
+                    if writer is not None and math.isfinite(loss):
+                        writer.add_scalar("loss", loss, k)
+                        writer.add_scalar("log10_loss", math.log10(max(loss, 1e-300)), k)
+
+                curve = train(lr, args.steps, args.seed, label, model=model, on_step=on_step)
+                bar.update(args.steps - len(curve.losses))
+                if writer is not None:
+                    writer.add_text("verdict", curve.summary())
+                    writer.close()
+                curves.append(curve)
+            results[impl] = curves
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = run(args)
+    for impl, curves in results.items():
+        print(f"\n== {impl} ==")
+        for c in curves:
+            print(c.summary())
+        print()
+        print(format_curves(curves, every=args.every))
+    if not args.no_tensorboard:
+        print(f"\nTensorBoard logs in {args.logdir}:  tensorboard --logdir {args.logdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

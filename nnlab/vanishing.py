@@ -249,10 +249,45 @@ def make_synthetic_task(
 def dogcat_task_available() -> bool:
     """True when ``nnlab.dogcat.data.load_dogcat`` exists (the dog/cat cache input)."""
     try:
-        from nnlab.dogcat import data  # noqa: F401
+        from nnlab.dogcat import data
     except ImportError:
         return False
     return hasattr(data, "load_dogcat")
+
+
+def load_dogcat_task(
+    data_root: str | Path | None = None,
+    n_samples: int = 2048,
+    pool: int = 5,
+    seed: int = 0,
+    dtype: Any = np.float64,
+    progress: bool = True,
+) -> tuple[Task, str]:
+    """The dog/cat photos as a flat two-class task, through the project's decoded-image cache.
+
+    ``nnlab.dogcat.data.resolve_data_root`` picks the folder (``data_root``,
+    ``$DOGCAT_DATA``, or the shared sample; with none of them, synthetic
+    images, and the returned line says so). ``load_dogcat`` gives uint8
+    (N, 3, 100, 100) from its cache; a random class-balanced-by-chance subset
+    of ``n_samples`` photos is normalised, average-pooled ``pool``×``pool``
+    (100 px → 20 px) and flattened to 3·20·20 = 1200 features. Label 1 = dog.
+    Returns the task and the line naming the data source.
+    """
+    from nnlab.dogcat.data import DEFAULT_NORMALIZATION, load_dogcat, resolve_data_root, synthetic_dogcat
+
+    root, source = resolve_data_root(data_root)
+    if root is None:
+        root = synthetic_dogcat(None)
+    data = load_dogcat(root, progress=progress)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.permutation(len(data))[: min(n_samples, len(data))])
+    x = DEFAULT_NORMALIZATION.apply_numpy(np.asarray(data.images[pick]), dtype=np.float64)
+    n, c, h, w = x.shape
+    if h % pool or w % pool:
+        raise ValueError(f"load_dogcat_task: pool {pool} must divide the image size {h}×{w}")
+    x = x.reshape(n, c, h // pool, pool, w // pool, pool).mean(axis=(3, 5)).reshape(n, -1)
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-8)  # feature-wise standardisation, like the synthetic x ~ N(0, I)
+    return Task(f"dogcat-{h // pool}px", x.astype(dtype), data.labels[pick].astype(np.int64), 2), source
 
 
 def minibatch_schedule(n_samples: int, batch_size: int, steps: int, seed: int = 0) -> np.ndarray:

@@ -306,3 +306,18 @@ def test_script_writes_table_plot_and_logs(tmp_path, capsys):
     assert "sigmoid" in (tmp_path / "out" / "vanishing_gradients.md").read_text()
     for run in ("scratch/sigmoid-d4-default", "torch/relu-d4-default"):
         assert list((tmp_path / "runs" / run).glob("events.out.tfevents.*")), run
+
+
+def test_dogcat_task_from_the_cache(tmp_path, monkeypatch):
+    """The optional photo input: pooled, flattened, standardised features and 0/1 labels."""
+    if not V.dogcat_task_available():
+        pytest.skip("nnlab.dogcat.data.load_dogcat is not in this checkout")
+    from nnlab.dogcat.data import synthetic_dogcat
+
+    monkeypatch.setenv("DOGCAT_CACHE", str(tmp_path / "cache"))
+    photos = synthetic_dogcat(tmp_path / "photos", n=12, size=100)
+    task, source = V.load_dogcat_task(photos, n_samples=10, progress=False)
+    assert "photos" in source
+    assert task.x.shape == (10, 3 * 20 * 20) and task.x.dtype == np.float64 and task.n_classes == 2
+    assert set(np.unique(task.y)) <= {0, 1}
+    np.testing.assert_allclose(task.x.mean(axis=0), 0, atol=1e-12)

@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="device of the torch twin: auto = cuda when available (default: cpu; scratch always runs on CPU)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch and BLAS (default: 1, which avoids oversubscription on shared machines)")
+    p.add_argument("--task", choices=("synthetic", "dogcat"), default="synthetic",
+                   help="synthetic: a fixed 4-class teacher task generated in code (default); dogcat: 2,048 "
+                        "photos from the dog/cat cache (nnlab.dogcat), pooled to 20x20 px and flattened")
+    p.add_argument("--data", default=None,
+                   help="photo folder for --task dogcat (default: $DOGCAT_DATA, else the shared sample)")
     p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the task, the weights and the minibatches")
     p.add_argument("--logdir", type=Path, default=None,
                    help="TensorBoard folder (default: runs/vanishing-<timestamp>)")
@@ -108,11 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     configs = configs_from_args(args)
     t0 = time.perf_counter()
+    task = None
+    if args.task == "dogcat":
+        if not V.dogcat_task_available():
+            raise SystemExit("--task dogcat needs nnlab.dogcat.data.load_dogcat, which this checkout lacks")
+        task, source = V.load_dogcat_task(args.data, seed=args.seed, dtype=settings.dtype,
+                                          progress=not args.no_progress)
+        print(source, file=sys.stderr)
     with threadpool_limits(args.threads), tqdm(
         total=len(configs) * len(args.impl) * args.steps, unit="step", disable=args.no_progress, file=sys.stderr
     ) as bar:
-        results = V.run_study(configs, settings, implementations=args.impl, device=device, logdir=logdir,
-                              progress=bar.update)
+        results = V.run_study(configs, settings, task=task, implementations=args.impl, device=device,
+                              logdir=logdir, progress=bar.update)
     table = V.format_table(results, args.steps)
     out.mkdir(parents=True, exist_ok=True)
     png = V.plot_grad_norms(results, out / "vanishing_gradients.png", impl="torch" if "torch" in args.impl else "scratch")

@@ -44,7 +44,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -497,7 +497,7 @@ def numpy_stats_packed(taps: Taps, histograms: bool = True, bins: int = 30) -> n
     return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
 
 
-_SEGMENTS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+_SEGMENTS: dict[tuple, Any] = {}
 
 
 def _segments(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -507,6 +507,14 @@ def _segments(sizes: tuple[int, ...], device: torch.device) -> tuple[torch.Tenso
         n = torch.tensor(sizes, dtype=torch.int64)
         seg = torch.repeat_interleave(torch.arange(len(sizes)), n)
         _SEGMENTS[key] = (seg.to(device), n.to(torch.float64).to(device))
+    return _SEGMENTS[key]
+
+
+def _device_index(indices: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """A cached index tensor on ``device``: a host→device copy from pageable memory would wait for the stream."""
+    key = ("index", indices, str(device))
+    if key not in _SEGMENTS:
+        _SEGMENTS[key] = torch.tensor(indices, dtype=torch.int64).to(device)
     return _SEGMENTS[key]
 
 
@@ -548,7 +556,7 @@ def torch_stats_packed(taps: Taps, histograms: bool = True, bins: int = 30) -> t
     present = [g for g in taps.bias_grads if g is not None]
     bn = torch.full((len(taps.bias_grads),), math.nan, dtype=f64, device=dev)
     if present:
-        where = torch.tensor([k for k, g in enumerate(taps.bias_grads) if g is not None], device=dev)
+        where = _device_index(tuple(k for k, g in enumerate(taps.bias_grads) if g is not None), dev)
         bn = bn.index_copy(0, where, _torch_segment_moments(present)[3].sqrt())
     parts = [taps.loss.to(f64).reshape(1), wn, bn]
     if taps.preact_grads:
@@ -666,12 +674,45 @@ class TwinRun:
     run_name: str
     logged_steps: list[int]
     stats: list[LayerStats]
+    initial_loss: float
     final_loss: float
     seconds: float
 
     @property
     def initial(self) -> LayerStats:
+        """Statistics of step 0, taken at initialization (before the first update)."""
         return self.stats[0]
+
+
+class LoopResult(NamedTuple):
+    """What a training loop returns: the logged steps and their statistics, and the
+    training-set loss before the first and after the last update."""
+
+    logged_steps: list[int]
+    stats: list[LayerStats]
+    initial_loss: float
+    final_loss: float
+
+
+def scratch_train_set_loss(model: scratch_layers.Sequential, task: Task, loss_fn: Any) -> float:
+    """Cross-entropy on the whole training set in training mode (BatchNorm uses the set's
+    own statistics); the running buffers it touches are restored afterwards."""
+    state = model.state_dict()
+    model.train()
+    loss = float(loss_fn.forward(model.forward(task.x), task.y))
+    model.load_state_dict(state)
+    return loss
+
+
+@torch.no_grad()
+def torch_train_set_loss(model: torch.nn.Sequential, x: torch.Tensor, y: torch.Tensor, loss_fn: Any) -> float:
+    """The torch twin of :func:`scratch_train_set_loss` (one host copy)."""
+    buffers = [b.clone() for b in model.buffers()]
+    model.train()
+    loss = loss_fn(model(x), y)
+    for b, saved in zip(model.buffers(), buffers):
+        b.copy_(saved)
+    return float(_to_host(loss.reshape(1))[0])
 
 
 class EventWriter:
@@ -738,11 +779,12 @@ def train_scratch(
     writer: Any = None,
     bins: int = 30,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[int], list[LayerStats], float]:
+) -> LoopResult:
     """Minibatch SGD on the scratch twin; statistics every ``log_every`` steps (before the update)."""
     depth = sum(r == "linear" for r in _roles(model))
     opt = scratch_optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_fn = _scratch_loss()
+    initial = scratch_train_set_loss(model, task, loss_fn)
     model.train()
     steps_logged, stats = [], []
     for step, idx in enumerate(schedule):
@@ -758,10 +800,7 @@ def train_scratch(
         opt.step()
         if progress is not None:
             progress(1)
-    model.eval()
-    final = float(loss_fn.forward(model.forward(task.x), task.y))
-    model.train()
-    return steps_logged, stats, final
+    return LoopResult(steps_logged, stats, initial, scratch_train_set_loss(model, task, loss_fn))
 
 
 def train_torch(
@@ -777,7 +816,7 @@ def train_torch(
     bins: int = 30,
     progress: Callable[[int], None] | None = None,
     stats_on_device: bool | None = None,
-) -> tuple[list[int], list[LayerStats], float]:
+) -> LoopResult:
     """The same loop with torch; the data and the schedule live on the model's device.
 
     Between logged steps nothing is read back: the loss stays a device
@@ -791,6 +830,7 @@ def train_torch(
     sched = torch.as_tensor(schedule, dtype=torch.int64).to(p0.device)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     loss_fn = torch.nn.CrossEntropyLoss()
+    initial = torch_train_set_loss(model, x, y, loss_fn)
     model.train()
     steps_logged, stats = [], []
     for step in range(sched.shape[0]):
@@ -807,11 +847,7 @@ def train_torch(
         opt.step()
         if progress is not None:
             progress(1)
-    model.eval()
-    with torch.no_grad():
-        final = float(_to_host(loss_fn(model(x), y).reshape(1))[0])
-    model.train()
-    return steps_logged, stats, final
+    return LoopResult(steps_logged, stats, initial, torch_train_set_loss(model, x, y, loss_fn))
 
 
 @dataclass
@@ -866,14 +902,15 @@ def run_config(
         model = scratch_model if impl == "scratch" else torch_model
         t0 = time.perf_counter()
         try:
-            steps_logged, stats, final = train(
+            loop = train(
                 model, task, schedule, lr=settings.lr, momentum=settings.momentum, log_every=settings.log_every,
                 histograms=settings.histograms, writer=writer, bins=settings.bins, progress=progress,
             )
         finally:
             if writer is not None:
                 writer.close()
-        runs[impl] = TwinRun(impl, run_name, steps_logged, stats, final, time.perf_counter() - t0)
+        runs[impl] = TwinRun(impl, run_name, loop.logged_steps, loop.stats, loop.initial_loss, loop.final_loss,
+                             time.perf_counter() - t0)
     return ConfigResult(config, runs)
 
 
@@ -914,8 +951,8 @@ def run_study(
 def format_table(results: Sequence[ConfigResult], steps: int) -> str:
     """Markdown table: per configuration, the weight-gradient norm of the first
     width×width hidden layer (layer 2) over that of the last (layer depth − 1) at
-    initialization, and the training loss at step 0 and after ``steps`` (full
-    training set, eval mode)."""
+    initialization, and the loss on the whole training set before training and
+    after ``steps`` SGD steps."""
     impls = [i for i in IMPLEMENTATIONS if all(i in r.runs for r in results)]
     depth = results[0].config.depth if results else 10
     ratio = f"‖∇W₂‖/‖∇W{_subscript(depth - 1)}‖"  # layers counted from 1, as in the tags and the plot
@@ -927,7 +964,7 @@ def format_table(results: Sequence[ConfigResult], steps: int) -> str:
         first = r.runs[impls[0]]
         row = [c.activation, c.init, "yes" if c.batchnorm else "no"]
         row += [f"{r.runs[i].initial.first_last_ratio:.2e}" for i in impls]
-        row += [f"{first.initial.loss:.3f}"] + [f"{r.runs[i].final_loss:.3f}" for i in impls]
+        row += [f"{first.initial_loss:.3f}"] + [f"{r.runs[i].final_loss:.3f}" for i in impls]
         rows.append(row)
     widths = [max(len(h), *(len(row[j]) for row in rows)) if rows else len(h) for j, h in enumerate(head)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731

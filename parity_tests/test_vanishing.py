@@ -234,17 +234,17 @@ def test_device_statistics_equal_numpy_statistics(activation, batchnorm, shift, 
 
 
 def test_torch_loop_reads_back_only_on_logged_steps(monkeypatch):
-    """The torch loop copies to the host once per logged step and once for the final loss:
-    no synchronisation on the other steps (counted through the single ``_to_host``)."""
+    """The torch loop copies to the host once per logged step, plus once for the training-set
+    loss before and after: no synchronisation on the other steps (counted through ``_to_host``)."""
     calls = []
     real = V._to_host
     monkeypatch.setattr(V, "_to_host", lambda packed: calls.append(packed.numel()) or real(packed))
     task = V.make_synthetic_task(256, IN, CLASSES, seed=SEED)
     _, t = V.twin_mlps(V.MLPConfig("relu", "he", False, 4, 16), IN, CLASSES, np.float64, seed=SEED)
     schedule = V.minibatch_schedule(256, 64, 9, SEED)
-    steps, stats, _ = V.train_torch(t, task, schedule, lr=0.05, momentum=0.9, log_every=4, stats_on_device=True)
-    assert steps == V.logged_steps(9, 4) == [0, 4, 8]
-    assert len(calls) == len(steps) + 1 and len(stats) == 3
+    loop = V.train_torch(t, task, schedule, lr=0.05, momentum=0.9, log_every=4, stats_on_device=True)
+    assert loop.logged_steps == V.logged_steps(9, 4) == [0, 4, 8]
+    assert len(calls) == len(loop.logged_steps) + 2 and len(loop.stats) == 3
 
 
 def test_twins_train_identically():
@@ -258,6 +258,7 @@ def test_twins_train_identically():
         compare(cfg.name, "logged losses", [x.loss for x in s.stats], [x.loss for x in t.stats], rtol=1e-10, atol=1e-12)
         compare(cfg.name, "grad norms at step 4", s.stats[-1].weight_grad_norm, t.stats[-1].weight_grad_norm,
                 rtol=1e-9, atol=0)
+        assert s.initial_loss == pytest.approx(t.initial_loss, rel=1e-12)
         assert s.final_loss == pytest.approx(t.final_loss, rel=1e-10)
         assert s.run_name == f"scratch/{cfg.name}" and t.run_name == f"torch/{cfg.name}"
 

@@ -76,7 +76,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+        raise CheckpointError(
+            f"checkpoint not found: {path} (expected the {CHECKPOINT_NAME} that scripts/train_dogcat.py "
+            "writes into its --logdir, or that folder)"
+        )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # corrupt file, not a torch file, unsafe content

@@ -160,3 +160,25 @@ def test_bad_input():
         sl.BatchNorm1d(3).forward(np.zeros((2, 3), np.int64))
     with pytest.raises(RuntimeError, match="before forward"):
         sl.BatchNorm1d(3).backward(np.zeros((2, 3), np.float32))
+
+
+def test_bias_before_batchnorm_gets_only_roundoff_gradient():
+    """Why ``mlp(..., batchnorm=True)`` drops the bias of a Linear feeding BatchNorm.
+
+    BN subtracts the batch mean, so y = BN(Wx + b) does not depend on b: dL/db = Σₙ dxₙ = 0
+    exactly (the closed form's Σ of (m·dy − Σdy − x̂·Σ(dy·x̂)) vanishes since Σx̂ = 0).
+    In floating point both twins get round-off of their own, ~1e-17; Adam or RMSprop
+    would divide that noise by its own size and take learning-rate-sized random steps.
+    """
+    rng = np.random.default_rng(6)
+    lin = sl.Linear(4, 5, dtype=np.float64, rng=rng)
+    bn = _scratch_bn(sl.BatchNorm1d, 5, np.float64, rng)
+    net = sl.Sequential(lin, bn)
+    x, dy = rng.standard_normal((16, 4)), rng.standard_normal((16, 5))
+    net.forward(x)
+    net.backward(dy)
+    assert np.abs(lin.bias.grad).max() < 1e-14 * np.abs(lin.weight.grad).max()
+    t = tl.Sequential(tl.Linear(4, 5), tl.BatchNorm1d(5)).double()
+    t.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    t(torch.from_numpy(x)).backward(torch.from_numpy(dy))
+    assert t[0].bias.grad.abs().max() < 1e-14 * t[0].weight.grad.abs().max()

@@ -100,7 +100,7 @@ def _relative(root: Path, path: str) -> str:
 
 
 def _content_key(root: Path, items, size: int) -> str:
-    lines = [f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.DECODER_ID}"]
+    lines = [f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.decoder_id()}"]
     for path, label in items:
         st = os.stat(path)
         lines.append(f"{_relative(root, path)}\0{label}\0{st.st_size}\0{st.st_mtime_ns}")
@@ -269,7 +269,7 @@ def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int
     meta = {
         "format": CACHE_FORMAT,
         "key": key,
-        "decoder": _decode.DECODER_ID,
+        "decoder": _decode.decoder_id(),
         "size": size,
         "layout": layout,
         "root": str(root),

@@ -28,14 +28,14 @@ from .layouts import DOG
 _WARM = np.array([1.0, 0.2, -1.0])
 
 
-def _synthetic_photo(rng: np.random.Generator, label: int, side: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:side, 0:side] / side
+def _synthetic_photo(rng: np.random.Generator, label: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    """One (H, W, 3) uint8 photo; ``yy``, ``xx`` are the pixel coordinates scaled to about [0, 1)."""
     tint = rng.normal(128.0, 28.0, 3) + (12.0 if label == DOG else -12.0) * _WARM
     angle, freq = rng.uniform(0, np.pi), rng.uniform(0.5, 1.5)
     shading = 30.0 * np.cos(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 2 * np.pi))
     image = tint + shading[..., None]
     if label == DOG:
-        pattern = np.zeros((side, side))
+        pattern = np.zeros(yy.shape)
         for _ in range(rng.integers(1, 4)):
             cy, cx = rng.uniform(0.15, 0.85, 2)
             radius = rng.uniform(0.07, 0.18)
@@ -45,45 +45,53 @@ def _synthetic_photo(rng: np.random.Generator, label: int, side: int) -> np.ndar
         angle, freq = rng.uniform(0, np.pi), rng.uniform(4.0, 9.0)
         stripes = np.sin(2 * np.pi * freq * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 2 * np.pi))
         image += rng.uniform(25.0, 45.0) * stripes[..., None]
-    image += rng.normal(0.0, 8.0, image.shape)
+    image += rng.normal(0.0, 5.0, image.shape)
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def _write_set(folder: Path, n: int, side: int, seed: int) -> None:
+def _write_set(folder: Path, n: int, width: int, height: int, seed: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
     for i in range(n):
         label = DOG if i % 2 else 0
         name = f"{'dog' if label == DOG else 'cat'}.{i // 2}.jpg"
-        Image.fromarray(_synthetic_photo(rng, label, side)).save(folder / name, quality=90)
+        Image.fromarray(_synthetic_photo(rng, label, yy, xx)).save(folder / name, quality=90)
 
 
-def synthetic_dogcat(root=None, n: int = 400, size: int = 100, seed: int = 0) -> Path:
+def synthetic_dogcat(root=None, n: int = 400, size: int = 100, seed: int = 0, photo_size=None) -> Path:
     """Write ``n`` SYNTHETIC photos (half "dog", half "cat", see the module docstring) and return their folder.
 
-    The photos are ``2*size`` pixels square JPEGs in the Kaggle layout, so loading them
-    with ``load_dogcat(folder, size)`` exercises draft-mode decoding and the cache like real
-    photos. The same ``(n, size, seed)`` always gives the same pixels.
+    The photos are ``2*size`` pixels square JPEGs in the Kaggle layout (``photo_size=(width,
+    height)`` to choose, e.g. ``(500, 375)`` like many Kaggle photos), so loading them with
+    ``load_dogcat(folder, size)`` exercises draft-mode decoding and the cache like real
+    photos. The same arguments always give the same pixels.
 
     ``root``: the folder to write into (created if needed; existing ``cat.*``/``dog.*``
     names are overwritten). ``None``: a folder under the default cache directory named
     after ``(n, size, seed)``, written once (atomically) and reused on later calls.
     """
-    side = 2 * size
+    width, height = photo_size if photo_size is not None else (2 * size, 2 * size)
     if root is not None:
         folder = Path(root).expanduser()
-        _write_set(folder, n, side, seed)
+        _write_set(folder, n, width, height, seed)
         return folder
-    folder = default_cache_dir() / f"synthetic-n{n}-size{size}-seed{seed}" / "train"
-    if (folder.parent / "COMPLETE").exists():
+    folder = default_cache_dir() / f"synthetic-n{n}-{width}x{height}-seed{seed}" / "train"
+    done = folder.parent / "COMPLETE"
+    if done.exists():
         return folder
     tmp = folder.parent.with_name(f".{folder.parent.name}.tmp-{os.getpid()}")
     try:
         shutil.rmtree(tmp, ignore_errors=True)
-        _write_set(tmp / "train", n, side, seed)
+        _write_set(tmp / "train", n, width, height, seed)
         (tmp / "COMPLETE").write_text("synthetic dog/cat stand-in set, see nnlab.dogcat.synthetic\n")
-        shutil.rmtree(folder.parent, ignore_errors=True)
-        os.replace(tmp, folder.parent)
+        if not done.exists():
+            shutil.rmtree(folder.parent, ignore_errors=True)  # a half-written set from a killed run
+            try:
+                os.replace(tmp, folder.parent)
+            except OSError:
+                if not done.exists():  # not another process finishing the same set first
+                    raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder

@@ -854,7 +854,7 @@ def train_torch(
 class StudySettings:
     """Everything but the network: task size, optimization and logging."""
 
-    steps: int = 60
+    steps: int = 50
     batch_size: int = 256
     lr: float = 0.05
     momentum: float = 0.9

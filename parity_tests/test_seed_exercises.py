@@ -25,17 +25,9 @@ from nnlab.batches import iterate_minibatches, minibatch_indices
 from nnlab.data_synthetic import blobs, linear_regression, spiral, truth_table
 from nnlab.learning_rate import DEFAULT_RATES, LossCurve, classify, format_curves
 from parity_tests.harness import compare
+from parity_tests.test_optim import single_threaded_torch  # noqa: F401 (autouse fixture)
 from scratch.module import Module
 from scratch.numerical import numerical_gradient, sample_indices
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_torch():
-    """Tiny tensors: torch's thread pool only adds spinning workers on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _torch_from(scratch_model, torch_model):

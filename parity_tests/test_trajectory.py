@@ -32,7 +32,7 @@ import torch_ref.mlp as tmlp
 import torch_ref.optim as to
 from nnlab.data_synthetic import blobs
 from parity_tests.harness import compare
-from parity_tests.test_optim import CONFIGS
+from parity_tests.test_optim import CONFIGS, single_threaded_torch  # noqa: F401 (autouse fixture)
 
 SIZES = [4, 8, 8, 3]
 BATCH = 16
@@ -55,16 +55,6 @@ NETWORK_FOR = {
     "Adam amsgrad": ("tanh", False),
     "AdamW": ("sigmoid", True),
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_torch():
-    """Tiny tensors gain nothing from torch's thread pool; on a busy 2-core machine its
-    spinning workers cost ~20× the CPU time (measured: 0.24 s → 4.8 s per 200-step run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_pairing_covers_every_variant():

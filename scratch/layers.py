@@ -34,6 +34,12 @@ class Linear(Module):
 
     Backward, for upstream dY (N, out):
         dX = dY W,   dW = dYᵀ X,   db = Σ_n dY.
+
+    ``needs_input_grad = False`` (torch's name for the same switch) marks an
+    input that is data, not a function of parameters: backward then adds dW
+    and db but skips dX, an (N, out)·(out, in) product as costly as dW when
+    the input is an image, and returns ``None``, as torch's autograd never
+    forms the gradient of an input without ``requires_grad``.
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class Linear(Module):
             if bias
             else None
         )
+        self.needs_input_grad = True
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -71,9 +78,14 @@ class Linear(Module):
                 f"({self.in_features},), got {tuple(x.shape)}"
             )
         self._x = x
-        y = x @ self.weight.data.T
+        if x.ndim == 2 and x.shape[0] < self.out_features:
+            # (W xᵀ)ᵀ = x Wᵀ with the longer side first: multithreaded OpenBLAS ran a
+            # (128, 30,000) batch into 256 units 2-5x faster this way (scripts/bench.py).
+            y = (self.weight.data @ x.T).T
+        else:
+            y = x @ self.weight.data.T
         if self.bias is not None:
-            y = y + self.bias.data
+            y += self.bias.data  # y is a fresh product, so in place is safe
         return y
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -83,9 +95,11 @@ class Linear(Module):
         dout = np.asarray(dout)
         x2, d2 = np.atleast_2d(x), np.atleast_2d(dout)
         check_shape(d2, (x2.shape[0], self.out_features), "Linear.backward dout")
-        self.weight.accumulate_grad(d2.T @ x2)  # dW = dYᵀ X
+        self.weight.accumulate_grad(d2.T @ x2, fresh=True)  # dW = dYᵀ X
         if self.bias is not None:
-            self.bias.accumulate_grad(d2.sum(axis=0))  # db = Σ_n dY
+            self.bias.accumulate_grad(d2.sum(axis=0), fresh=True)  # db = Σ_n dY
+        if not self.needs_input_grad:
+            return None
         dx = d2 @ self.weight.data  # dX = dY W
         return dx.reshape(x.shape)
 
@@ -115,7 +129,9 @@ class Flatten(Module):
 class Sequential(Module):
     """Chain of modules; children are named ``0``, ``1``, … like ``torch.nn.Sequential``.
 
-    Backward runs the children's backward in reverse order (the chain rule).
+    Backward runs the children's backward in reverse order (the chain rule);
+    a child that returns ``None`` (a Linear with ``needs_input_grad = False``)
+    ends it, and backward returns ``None``.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -144,6 +160,8 @@ class Sequential(Module):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         for m in reversed(list(self._modules.values())):
             dout = m.backward(dout)
+            if dout is None:
+                return None
         return dout
 
 

@@ -69,10 +69,16 @@ class Parameter:
     def dtype(self) -> np.dtype:
         return self.data.dtype
 
-    def accumulate_grad(self, g: np.ndarray) -> None:
-        """``grad += g``, allocating on first use (torch's accumulation rule)."""
+    def accumulate_grad(self, g: np.ndarray, fresh: bool = False) -> None:
+        """``grad += g``, allocating on first use (torch's accumulation rule).
+
+        ``fresh=True`` promises that ``g`` was just computed for this call and
+        nothing else refers to it: on first use it then becomes ``.grad``
+        without a copy, as torch's AccumulateGrad steals such a buffer.
+        """
         if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+            keep = fresh and isinstance(g, np.ndarray) and g.dtype == self.data.dtype
+            self.grad = g if keep else np.array(g, dtype=self.data.dtype, copy=True)
         else:
             self.grad += g
 

@@ -7,6 +7,7 @@ the shared-sample tests skip when it is absent and decode it once per module.
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -165,17 +166,14 @@ def build_messy_petimages(root: Path) -> Path:
     every colour mode, 3 unreadable files, and Thumbs.db."""
     cat, dog = root / "PetImages" / "Cat", root / "PetImages" / "Dog"
     write_photo(cat / "0.jpg", seed=1, width=120, height=90)
-    (cat / "1.jpg").parent.mkdir(parents=True, exist_ok=True)
     (cat / "1.jpg").write_bytes(b"")  # zero-byte
-    whole = write_photo(cat / "2full.jpg", seed=2).read_bytes()
-    (cat / "2full.jpg").unlink()
+    whole = write_photo(cat / "2.jpg", seed=2).read_bytes()
     (cat / "2.jpg").write_bytes(whole[: len(whole) // 2])  # truncated JPEG
     (cat / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 60)
     write_photo(cat / "3.jpg", seed=3, mode="L")  # grayscale
     write_photo(cat / "4.jpg", seed=4, mode="CMYK")
     write_photo(dog / "0.jpg", seed=5, width=300, height=200)
     rgba = Image.fromarray(photo_pixels(6)).convert("RGBA")
-    rgba.putalpha(Image.new("L", rgba.size, 255).point(lambda _: 255))
     rgba.paste((0, 0, 0, 0), (0, 0, rgba.width // 2, rgba.height))  # left half fully transparent
     rgba.save(dog / "1.png")
     Image.fromarray(photo_pixels(7)).convert("P", palette=Image.Palette.ADAPTIVE).save(dog / "2.png")
@@ -363,6 +361,21 @@ def test_interrupted_build_leaves_no_cache_and_the_next_load_builds_it(tmp_path,
     result = dogcat.load_dogcat(root, cache_dir=cache_dir, progress=False)
     assert not result.from_cache and len(result) == 6  # images without their JSON were not trusted
     assert dogcat.load_dogcat(root, cache_dir=cache_dir, progress=False).from_cache
+
+
+def _die(path, size=100):
+    os._exit(3)  # a worker killed mid-decode (out of memory, signal)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers inherit the patch only when forked")
+def test_dead_worker_raises_instead_of_hanging_and_leaves_no_cache(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    root = make_kaggle(tmp_path / "data", 4, 4, width=16, height=16)
+    monkeypatch.setattr(dogcat_decode, "decode_image", _die)  # forked workers inherit the patch
+    with pytest.raises(BrokenProcessPool):
+        dogcat.load_dogcat(root, cache_dir=tmp_path / "cache", workers=2, progress=False)
+    assert cache_files(tmp_path / "cache") == []
 
 
 def test_default_cache_dir_follows_the_environment(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,6 @@ class DogCatData:
     cache_path: Path | None = None
     from_cache: bool = False
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.labels)

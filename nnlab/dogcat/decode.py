@@ -230,13 +230,18 @@ def decode_into(
         else:
             # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies raises
             # BrokenProcessPool here instead of being replaced and waited on forever.
-            with ProcessPoolExecutor(
+            pool = ProcessPoolExecutor(
                 workers, _pool_context(), initializer=_init_worker, initargs=(str(out_path), offset, n, size, method)
-            ) as pool:
+            )
+            try:
                 for future in as_completed([pool.submit(_decode_chunk, chunk) for chunk in chunks]):
                     done, failed = future.result()
                     failures.update(failed)
                     bar.update(done)
+            except BaseException:  # Ctrl-C or a broken pool: drop the queued chunks, do not wait for them
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
     return failures
 
 

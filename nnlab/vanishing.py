@@ -1019,6 +1019,7 @@ def measure_logging_overhead(
     impl: str = "torch",
     device: str | torch.device = "cpu",
     repeats: int = 30,
+    threads: int | None = 1,
 ) -> dict[str, Any]:
     """Cost of logging every ``settings.log_every`` steps, relative to training without it.
 
@@ -1036,8 +1037,23 @@ def measure_logging_overhead(
     step, ``total_overhead`` (``full`` against ``plain``) and
     ``histogram_overhead`` (``full`` against ``scalars``). On CUDA every timed
     step is bracketed by ``torch.cuda.synchronize()``; on CPU the clock is
-    the process CPU time. Writing goes to a temporary TensorBoard folder.
+    the process CPU time, with torch and BLAS limited to ``threads`` threads
+    for the measurement (restored afterwards). Writing goes to a temporary
+    TensorBoard folder. Reproduce the figure quoted in the README with::
+
+        python -c "from nnlab.vanishing import measure_logging_overhead as m; print(m(impl='torch')); print(m(impl='scratch'))"
     """
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with threadpool_limits(threads):
+                return measure_logging_overhead(config, settings, impl=impl, device=device, repeats=repeats, threads=None)
+        finally:
+            torch.set_num_threads(previous)
+
     config = config or MLPConfig()
     settings = settings or StudySettings()
     device = torch.device(device)

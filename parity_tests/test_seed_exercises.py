@@ -301,3 +301,17 @@ def test_batch_iterator_contract():
         minibatch_indices(10, 0)
     with pytest.raises(ValueError, match=r"equal first dimensions, got \[3, 4\]"):
         next(iterate_minibatches([np.zeros(3), np.zeros(4)], 2))
+
+
+def test_xor_script_prints_both_twins(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "xor.py"
+    spec = importlib.util.spec_from_file_location("xor_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(0,0) 0.0112  (0,1) 0.9949  (1,0) 0.9949  (1,1) 0.0244") == 2
+    assert out.count("accuracy 100%") == 2

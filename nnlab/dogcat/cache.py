@@ -174,7 +174,8 @@ def _build_images(tmp: Path, paths, size: int, workers, progress) -> dict[int, s
         new_header = _npy_header((len(keep), 3, size, size))
         if len(new_header) != len(header):  # numpy pads the header so this does not happen; stay correct anyway
             data = np.fromfile(tmp, dtype=np.uint8, count=len(keep) * row, offset=len(header))
-            np.save(tmp, data.reshape(len(keep), 3, size, size), allow_pickle=False)
+            with open(tmp, "wb") as f:
+                np.save(f, data.reshape(len(keep), 3, size, size), allow_pickle=False)
         else:
             with open(tmp, "rb+") as f:
                 f.write(new_header)
@@ -202,27 +203,24 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
     stem = cache_dir / f"{slot}-{key}"
 
     start = time.perf_counter()
+    from_cache = True
     opened = None if rebuild else _open_cache(stem, key, size)
     if opened is None:
         with _locked(cache_dir / f"{slot}.lock"):
             opened = None if rebuild else _open_cache(stem, key, size)  # another process may have built it
             if opened is None:
+                from_cache = False
                 for orphan in cache_dir.glob(f".{slot}-*.tmp-*"):  # left by a killed build; we hold the lock
                     with contextlib.suppress(FileNotFoundError):
                         orphan.unlink()
                 _build_cache(stem, key, root, layout, items, size, workers, progress)
-                for stale in cache_dir.glob(f"{slot}-*"):
+                for stale in cache_dir.glob(f"{slot}-*"):  # caches of this folder's earlier contents
                     if not stale.name.startswith(stem.name):
                         with contextlib.suppress(FileNotFoundError):
                             stale.unlink()
                 opened = _open_cache(stem, key, size)
                 if opened is None:
                     raise RuntimeError(f"the cache just written at {stem}.npy could not be opened again")
-                from_cache = False
-            else:
-                from_cache = True
-    else:
-        from_cache = True
     images, meta = opened
 
     data = DogCatData(

@@ -260,6 +260,11 @@ def test_empty_and_wrong_parameter_lists():
         so.SGD([np.zeros(3)], lr=0.1)
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['momentun'\]"):
         so.SGD([{"params": [Parameter(np.zeros(1))], "momentun": 0.9}])
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        so.SGD([Parameter(np.zeros(1))] * 2)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        q = Parameter(np.zeros(1))
+        so.SGD([{"params": [q]}, {"params": [q]}])
     p = Parameter(np.zeros(3))
     p.grad = np.zeros(2)
     with pytest.raises(ValueError, match=r"gradient shape \(2,\) does not match parameter shape \(3,\)"):

@@ -33,6 +33,7 @@ NaN learning rate with torch's own message, as torch's Adam and RMSprop do.
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
@@ -48,16 +49,20 @@ def _check_nonnegative(value: float, what: str) -> None:
         raise ValueError(f"Invalid {what}: {value}")
 
 
-def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray | None = None) -> None:
     """start ← start + w·(end − start), in place, with torch's two-branch ``lerp``.
 
     torch evaluates ``start + w(end − start)`` for |w| < 0.5 and
-    ``end − (end − start)(1 − w)`` otherwise (exact at w = 1).
+    ``end − (end − start)(1 − w)`` otherwise (exact at w = 1). ``work``, an
+    array shaped like ``start``, holds the difference instead of a new one.
     """
+    diff = np.subtract(end, start, out=work)
     if abs(weight) < 0.5:
-        start += weight * (end - start)
+        diff *= weight
+        start += diff
     else:
-        start[...] = end - (end - start) * (1 - weight)
+        diff *= 1 - weight
+        np.subtract(end, diff, out=start)
 
 
 class Optimizer:
@@ -76,6 +81,7 @@ class Optimizer:
             )
         self.defaults = dict(defaults)
         self.state: dict[Parameter, dict[str, Any]] = {}
+        self._work_arrays: dict[int, list[np.ndarray]] = {}
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
         if len(groups) == 0:
@@ -112,6 +118,12 @@ class Optimizer:
         for name, default in self.defaults.items():
             group.setdefault(name, default)
         self._validate(group)
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                "optimizer contains a parameter group with duplicate parameters; "
+                "each would be updated once per occurrence",
+                stacklevel=3,
+            )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError("some parameters appear in more than one parameter group")
@@ -130,6 +142,17 @@ class Optimizer:
                         f"match parameter shape {p.data.shape}"
                     )
                 yield p
+
+    def _work(self, p: Parameter, count: int) -> list[np.ndarray]:
+        """``count`` scratch arrays shaped like ``p``, kept between steps (not state).
+
+        Updates write their intermediates into these with ``out=``, so a step
+        on a 7.7M-weight layer allocates (and page-faults in) no new memory.
+        """
+        arrays = self._work_arrays.get(id(p))
+        if arrays is None or len(arrays) < count or arrays[0].shape != p.data.shape or arrays[0].dtype != p.data.dtype:
+            arrays = self._work_arrays[id(p)] = [np.empty_like(p.data) for _ in range(count)]
+        return arrays
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every gradient: ``None`` (torch's default) or zeros in place."""
@@ -291,9 +314,9 @@ class SGD(Optimizer):
                 buf = state["momentum_buffer"] = grad.copy()
             else:
                 buf *= mu
-                buf += (1 - group["dampening"]) * grad
+                buf += np.multiply(grad, 1 - group["dampening"], out=self._work(p, 1)[0])
             grad = grad + mu * buf if group["nesterov"] else buf
-        p.data += -lr * grad
+        p.data += np.multiply(grad, -lr, out=self._work(p, 1)[0])  # θ ← θ − γg, no temporary
 
 
 class RMSprop(Optimizer):
@@ -434,9 +457,12 @@ class Adam(Optimizer):
             else:
                 grad = grad + wd * p.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _lerp_(exp_avg, grad, 1 - beta1)
+        work, update = self._work(p, 2)  # same operations, in place: no temporaries
+        _lerp_(exp_avg, grad, 1 - beta1, work)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        np.multiply(grad, 1 - beta2, out=work)
+        work *= grad
+        exp_avg_sq += work  # v ← β₂v + (1−β₂)g²
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         step_size = lr / bias_correction1
@@ -444,10 +470,14 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             max_sq = state["max_exp_avg_sq"]
             np.maximum(max_sq, exp_avg_sq, out=max_sq)
-            denom = np.sqrt(max_sq) / bias_correction2_sqrt + eps
+            denom = np.sqrt(max_sq, out=work)
         else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-        p.data += -step_size * exp_avg / denom
+            denom = np.sqrt(exp_avg_sq, out=work)
+        denom /= bias_correction2_sqrt
+        denom += eps  # √v/√(1−β₂ᵗ) + ε
+        np.multiply(exp_avg, -step_size, out=update)
+        update /= denom
+        p.data += update
 
 
 class AdamW(Adam):

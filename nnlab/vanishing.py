@@ -25,7 +25,8 @@ scales the gradient by about
 The module builds the MLP (``Linear → [BatchNorm1d] → activation`` blocks,
 then a ``Linear`` head) with ``scratch`` and loads its ``state_dict`` into
 the ``torch`` twin, trains both on the same minibatches of a fixed synthetic
-task, and records per layer: weight and bias gradient norms, histograms of
+task (or of the dog/cat photos, :func:`load_dogcat_task`), and records per
+layer (counted from 1 in tags and plots): weight and bias gradient norms, histograms of
 weight gradients, pre-activations and activations, and the fraction of dead
 units. Both twins write the same TensorBoard tags into runs named
 ``scratch/<config>`` and ``torch/<config>`` (e.g. ``torch/sigmoid-d10-default``),

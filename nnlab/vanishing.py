@@ -999,6 +999,7 @@ def plot_grad_norms(results: Sequence[ConfigResult], path: str | Path, impl: str
     ax.set_xlabel("layer (1 = next to the input)")
     ax.set_ylabel("‖dL/dW‖ at initialization")
     depth = results[0].config.depth if results else 0
+    ax.set_xticks(np.arange(1, depth + 1))
     ax.set_title(f"Per-layer weight-gradient norm, depth-{depth} MLP ({impl})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)

@@ -6,8 +6,9 @@ mini-batches (``nnlab.batches``), and after *every* step every parameter and
 every running buffer agrees:
 
 - float64 (the proof): |Δ| ≤ 1e-9·|θ_torch| + 1e-12·max(1, max|θ_torch|);
-- float32 (the practice): |Δ| ≤ 1e-3·|θ_torch| + 1e-4·max(1, max|θ_torch|);
-  the drift actually reached is printed (run pytest with ``-s`` to see it).
+- float32 (the practice): |Δ| ≤ 1e-4·|θ_torch| + 5e-5·max(1, max|θ_torch|);
+  the drift actually reached is printed (run pytest with ``-s`` to see it):
+  at most ~3e-6 after 200 steps, from float32 round-off (ε ≈ 1.2e-7) compounding.
 
 A failure names the configuration, the first step that left the tolerance,
 the tensor and its worst element.
@@ -40,7 +41,7 @@ STEPS = 200
 X, Y = blobs(n_per_class=32, n_classes=3, n_features=4, spread=1.5, seed=0)  # 96 samples: 6 batches per epoch
 STEPS_PER_EPOCH = len(X) // BATCH
 EPOCHS = -(-STEPS // STEPS_PER_EPOCH)
-TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=1e-3, atol=1e-4)}
+TOLERANCE = {np.float64: dict(rtol=1e-9, atol=1e-12), np.float32: dict(rtol=1e-4, atol=5e-5)}
 
 #: optimizer configuration → (activation, batchnorm)
 NETWORK_FOR = {

@@ -9,14 +9,15 @@ baseline ``Image.open(f).convert('RGB').resize((size, size))`` does.
 The draft scale is the smallest that keeps both sides >= DRAFT_MIN_FRACTION * size, so
 one side may come out a little short (94 of 100 above) and be stretched by at most
 1/0.9 = 1.11x in the final resize. At 100 px that is invisible (mean difference from
-the baseline about 2 grey levels of 255) and it halves the resize work for 4:3 photos:
-about 4x the baseline's speed per core on 500x375 JPEGs instead of about 3x.
+the baseline about 2 grey levels of 255) and it roughly halves the decode-and-resize
+work left for 4:3 photos such as Kaggle's 500x375 ones.
 
 When the optional ``simplejpeg`` package is installed, plain JPEGs (YCbCr or grey, no
 EXIF block) are decoded by its libjpeg-turbo binding with the same kind of DCT scaling
 (it may pick any n/8 scale, still keeping both sides >= 90% of ``size``), which skips
 Pillow's per-file Python header parsing: about twice as fast again on 200x200 photos.
-Everything else (PNG, GIF, CMYK, EXIF-rotated photos, broken files) goes through Pillow,
+Everything else (PNG, GIF, CMYK, photos with an EXIF block, whose orientation tag Pillow
+applies, broken files) goes through Pillow,
 which also produces the error message for a file neither can read.
 """
 

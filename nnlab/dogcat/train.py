@@ -193,7 +193,8 @@ def load_training_data(config: TrainConfig, log: Callable[[str], None] = print) 
         root = dd.synthetic_dogcat(None, size=config.image_size, seed=0)
     data = dd.load_dogcat(root, size=config.image_size, cache_dir=config.cache_dir,
                           workers=config.workers, progress=config.progress)
-    log(data.summary())
+    if not config.progress:  # with progress on, load_dogcat prints this line itself
+        log(data.summary())
     return data, ("SYNTHETIC images in " if synthetic else "") + str(root)
 
 

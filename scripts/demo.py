@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""The tour: every concept run twice (NumPy by hand and torch) and shown equal.
+
+In order, each step printing what it proves:
+
+  1. backprop on a computational graph: the CS231n sigmoid neuron, both twins;
+  2. parity at a glance: forward and gradient errors, scratch vs torch, float64;
+  3. XOR: the lecture's hand-set three units, then the same net learned;
+  4. the learning rate: too large diverges, too small barely moves, sensible converges;
+  5. vanishing gradients: per-layer gradient norms by activation/init/BatchNorm
+     (table, PNG and TensorBoard histograms);
+  6. the dog/cat classifier: 3x100x100 photos → sigmoid → P(dog), trained with
+     binary cross-entropy on --data, $DOGCAT_DATA, the shared sample, or a small
+     synthetic set generated in code (announced as such).
+
+Everything TensorBoard can show lands under --logdir: open it with
+``tensorboard --logdir runs/demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def banner(title: str) -> None:
+    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
+
+
+def graph_example() -> None:
+    """f = σ(w0·x0 + w1·x1 + w2) with the published numbers, in both twins."""
+    import scratch.graph as sg
+    import torch_ref.graph as tg
+
+    for name, V in (("scratch", sg.Value), ("torch", tg.Value)):
+        w0, x0, w1, x1, w2 = V(2.0), V(-1.0), V(-3.0), V(-2.0), V(-3.0)
+        den = 1 + (-(w0 * x0 + w1 * x1 + w2)).exp()
+        f = 1 / den
+        f.backward()
+        grads = ", ".join(f"∂{n}={v.grad:+.2f}" for n, v in zip(("w0", "x0", "w1", "x1", "w2"), (w0, x0, w1, x1, w2)))
+        print(f"  {name:8s} output {f.data:.2f}; {grads}; 1/x gate at {den.data:.2f} has local "
+              f"gradient {den.grad:.2f}; SGD(lr=0.1): w0 {w0.data:.2f} → {w0.data - 0.1 * w0.grad:.2f}")
+
+
+def parity_glance() -> None:
+    """One assert_parity call per concept; prints the worst error of each compared tensor."""
+    import numpy as np
+    import torch
+
+    import scratch.activations as sa
+    import scratch.layers as sl
+    import scratch.losses as sls
+    import torch_ref.activations as ta
+    import torch_ref.layers as tl
+    import torch_ref.losses as tls
+    from nnlab.parity import assert_parity
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 16))
+    cases = [(n, getattr(sa, n)(), getattr(ta, n)(), [x], ()) for n in
+             ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus")]
+    cases += [
+        ("Linear", sl.Linear(16, 8, dtype=np.float64, rng=rng), tl.Linear(16, 8), [x], ()),
+        ("BatchNorm1d", sl.BatchNorm1d(16, dtype=np.float64), tl.BatchNorm1d(16), [x], ()),
+        ("CrossEntropyLoss", sls.CrossEntropyLoss(), tls.CrossEntropyLoss(), [x], (rng.integers(0, 16, 32),)),
+        ("BCEWithLogitsLoss", sls.BCEWithLogitsLoss(), tls.BCEWithLogitsLoss(), [x], (rng.uniform(size=(32, 16)),)),
+        ("MSELoss", sls.MSELoss(), tls.MSELoss(), [x], (rng.standard_normal((32, 16)),)),
+    ]
+    print(f"  {'concept':20s} {'forward':>10s} {'∂input':>10s} {'∂params':>10s} {'vs central differences':>24s}")
+    for name, s, t, inputs, targets in cases:
+        report = assert_parity(name, s, t, inputs, targets=targets)
+        w = report.worst_abs
+        params = max([v for k, v in w.items() if k.startswith("grad ") and "input" not in k], default=None)
+        fd = max(v for k, v in w.items() if k.startswith("fd "))
+        print(f"  {name:20s} {w['output']:10.1e} {w['grad input[0]']:10.1e} "
+              f"{'—' if params is None else f'{params:.1e}':>10s} {fd:24.1e}")
+    print("  (worst absolute error, float64; the suite asserts rtol 1e-10 against torch on every concept)")
+    torch.set_num_threads(torch.get_num_threads())
+
+
+def run_script(name: str, *args: str) -> None:
+    cmd = [sys.executable, str(ROOT / "scripts" / name), *args]
+    print("$ " + " ".join(["python", f"scripts/{name}", *args]), flush=True)
+    rc = subprocess.call(cmd, cwd=ROOT)
+    if rc != 0:
+        raise SystemExit(f"demo: scripts/{name} exited with status {rc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=None,
+                   help="dog/cat photo folder (Kaggle train/, PetImages/ or cat/ + dog/); default: $DOGCAT_DATA, "
+                        "else the shared sample when present, else a synthetic set generated in code")
+    p.add_argument("--logdir", default="runs/demo", help="TensorBoard folder for every step (default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=15, help="dog/cat training epochs (default: %(default)s)")
+    p.add_argument("--quick", action="store_true",
+                   help="a shorter tour: 3 dog/cat epochs and a 20-step vanishing-gradient study")
+    args = p.parse_args(argv)
+    if args.epochs < 1:
+        p.error(f"--epochs must be at least 1, got {args.epochs}")
+    logdir = Path(args.logdir)
+    start = time.perf_counter()
+
+    banner("1. Backprop on a computational graph (CS231n sigmoid neuron)")
+    graph_example()
+    banner("2. Parity at a glance: scratch (NumPy, hand-written backward) vs torch autograd")
+    parity_glance()
+    banner("3. XOR with three sigmoid units")
+    run_script("xor.py")
+    banner("4. The learning rate")
+    run_script("learning_rate.py", "--impl", "both", "--logdir", str(logdir / "learning_rate"))
+    banner("5. Vanishing gradients")
+    vg = ["--logdir", str(logdir / "vanishing")] + (["--steps", "20"] if args.quick else [])
+    run_script("vanishing_gradients.py", *vg)
+    banner("6. Dog/cat classifier: 3x100x100 photo → sigmoid → P(dog)")
+    dc = ["--logdir", str(logdir / "dogcat"), "--epochs", str(3 if args.quick else args.epochs)]
+    if args.data:
+        dc += ["--data", args.data]
+    run_script("train_dogcat.py", *dc)
+
+    print(f"\nDemo finished in {time.perf_counter() - start:.0f} s. See it all with:\n"
+          f"  tensorboard --logdir {logdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,8 +80,8 @@ def compare(
     if (nan_a != nan_e).any():
         idx = np.unravel_index(np.argmax(nan_a != nan_e), a.shape) if a.ndim else ()
         raise AssertionError(
-            f"[{concept}] {tensor}: NaN mismatch at {idx}: {actual_name}={a64[idx]!r}, "
-            f"{expected_name}={e64[idx]!r}"
+            f"[{concept}] {tensor}: NaN mismatch at {idx}: {actual_name}={float(a64[idx])!r}, "
+            f"{expected_name}={float(e64[idx])!r}"
         )
     same_inf = np.isinf(e64) & (a64 == e64)
     diff = np.where(nan_a | same_inf, 0.0, np.abs(a64 - e64))
@@ -96,7 +96,7 @@ def compare(
         rel = diff[idx] / max(abs(e64[idx]), np.finfo(np.float64).tiny)
         raise AssertionError(
             f"[{concept}] {tensor}: worst element {tuple(int(i) for i in idx)}: "
-            f"{actual_name}={a64[idx]!r}, {expected_name}={e64[idx]!r}, "
+            f"{actual_name}={float(a64[idx])!r}, {expected_name}={float(e64[idx])!r}, "
             f"abs err={diff[idx]:.3e}, rel err={rel:.3e} "
             f"(allowed rtol={rtol:g}, atol={atol:g}×{scale:.3g}; "
             f"{int((excess > 0).sum())} of {a.size} elements out of tolerance)"

@@ -10,16 +10,6 @@ import torch_ref.activations as ta
 from parity_tests.harness import DTYPES, REGIMES, TOLERANCES, assert_parity, compare, regime_array
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """These tensors are tiny: a second intra-op thread only adds synchronisation, which on a
-    loaded 2-core machine costs ~10 ms per torch call instead of ~0.2 ms."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # name → (scratch factory, torch factory, differentiable at 0)
 ACTIVATIONS = {
     "Step": (sa.Step, ta.Step, False),

@@ -7,7 +7,6 @@ import torch
 import scratch.layers as sl
 import torch_ref.layers as tl
 from parity_tests.harness import DTYPES, assert_parity, compare
-from parity_tests.test_optim import single_threaded_torch  # noqa: F401 (autouse fixture: BatchNorm's CPU kernel parallelizes over channels)
 
 
 def _scratch_bn(cls, c, dtype, rng, **kw):

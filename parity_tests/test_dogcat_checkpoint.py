@@ -28,14 +28,6 @@ def config(logdir, **kw):
     return TrainConfig(**base)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def quiet(msg):
     pass
 

@@ -38,12 +38,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     data = tiny_dogcat()
     common = dict(model="mlp", hidden=[6], optimizer="adam", lr=1e-2, dtype="float64", batch_size=13,
                   epochs=2, device="cpu", image_size=8, tensorboard=False, progress=False, max_steps=7)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        single = train(TrainConfig(logdir=str(tmp_path / "single"), **common), data=data, log=lambda m: None)
-    finally:
-        torch.set_num_threads(before)
+    single = train(TrainConfig(logdir=str(tmp_path / "single"), **common), data=data, log=lambda m: None)
     # fork: the children start with torch already imported (spawn would re-import it, seconds each)
     launch_local(TrainConfig(logdir=str(tmp_path / "ddp"), **common), nprocs=2, data=data, start_method="fork")
     ckpt = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from nnlab.dogcat.predict import Predictor, run
@@ -25,8 +24,6 @@ def load_script(name):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A logistic model on 16x16 images whose "dogs" are red, "cats" blue."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     n = 96
     labels = (np.arange(n) % 2).astype(np.int64)
@@ -38,7 +35,6 @@ def checkpoint(tmp_path_factory):
                       progress=False, device="cpu", image_size=16), data=ArrayData(images, labels),
           log=lambda msg: None)
     yield logdir / "checkpoint.pt"
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -27,14 +27,6 @@ def read_events(logdir):
     return acc
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("impl, model", [("torch", "logistic"), ("scratch", "logistic"), ("torch", "mlp")])
 def test_event_files_hold_the_expected_tags(tmp_path, impl, model):
     cfg = TrainConfig(impl=impl, model=model, hidden=[5], dtype="float64", epochs=2, batch_size=16, lr=1e-2,

@@ -33,15 +33,6 @@ def tiny_config(tmp_path, **kw):
     return TrainConfig(**base)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids thread-pool overhead on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 LOCKSTEP_CASES = [
     dict(model="logistic", optimizer="sgd", lr=0.5),
     dict(model="logistic", optimizer="momentum", lr=0.1, weight_decay=1e-3),

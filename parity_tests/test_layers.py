@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 import scratch.activations as sa
 import scratch.layers as sl
 import torch_ref.layers as tl
-from parity_tests.harness import DTYPES, REGIMES, assert_parity, regime_array
+from parity_tests.harness import DTYPES, assert_parity, regime_array
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

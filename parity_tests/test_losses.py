@@ -21,16 +21,6 @@ from scratch.activations import sigmoid
 REDUCTIONS = ("mean", "sum", "none")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """These tensors are tiny: a second intra-op thread only adds synchronisation, which on a
-    loaded 2-core machine costs ~10 ms per torch call instead of ~0.2 ms."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _probabilities(logits, dtype):
     return sl.softmax(np.asarray(logits, np.float64)).astype(dtype)
 

@@ -41,17 +41,6 @@ STATE_KEYS = {
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_torch():
-    """Tiny tensors gain nothing from torch's thread pool; on a busy 2-core machine its
-    spinning workers cost ~20× the CPU time (measured: 0.24 s → 4.8 s per 200-step
-    trajectory run). Imported by the other optimizer/trajectory test modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_pair(config, arrays):
     """Scratch and torch optimizers with the same hyper-parameters over copies of ``arrays``."""
     name, kw = CONFIGS[config]

@@ -25,7 +25,6 @@ from nnlab.batches import iterate_minibatches, minibatch_indices
 from nnlab.data_synthetic import blobs, linear_regression, spiral, truth_table
 from nnlab.learning_rate import DEFAULT_RATES, LossCurve, classify, format_curves
 from parity_tests.harness import compare
-from parity_tests.test_optim import single_threaded_torch  # noqa: F401 (autouse fixture)
 from scratch.module import Module
 from scratch.numerical import numerical_gradient, sample_indices
 

@@ -33,7 +33,7 @@ import torch_ref.mlp as tmlp
 import torch_ref.optim as to
 from nnlab.data_synthetic import blobs
 from parity_tests.harness import compare
-from parity_tests.test_optim import CONFIGS, single_threaded_torch  # noqa: F401 (autouse fixture)
+from parity_tests.test_optim import CONFIGS
 
 SIZES = [4, 8, 8, 3]
 BATCH = 16

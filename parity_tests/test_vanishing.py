@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 import scratch.activations as sa
 import scratch.init as si
@@ -24,14 +23,6 @@ from parity_tests.harness import compare
 
 DEPTH, WIDTH, BATCH, IN, CLASSES = 10, 128, 256, 32, 4
 SEED = 0
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_blas():
-    """NumPy's BLAS on one thread: these matrices are small, and on a busy shared machine
-    the pool's spinning workers cost several times the work (measured: 19 s → 3 s here)."""
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

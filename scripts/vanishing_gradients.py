@@ -22,7 +22,6 @@ The library code is nnlab.vanishing; this script only parses arguments.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from datetime import datetime

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from typing import Callable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -26,7 +26,7 @@ Shapes: input (N, 3, H, W) or (N, 3·H·W), float; output logits (N,).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np

@@ -9,16 +9,9 @@ import torch
 
 from nnlab.dogcat import checkpoint as ckpt_io
 from nnlab.dogcat.predict import load_model
-from nnlab.dogcat.train import ArrayData, TrainConfig, train
+from nnlab.dogcat.train import TrainConfig, train
 from parity_tests.harness import compare
-
-
-def tiny_dogcat(n=80, size=8, seed=0):
-    rng = np.random.default_rng(seed)
-    labels = (np.arange(n) % 2).astype(np.int64)
-    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
-    images[labels == 1, 0] += 55
-    return ArrayData(images, labels)
+from parity_tests.dogcat_arrays import tiny_dogcat
 
 
 def config(logdir, **kw):

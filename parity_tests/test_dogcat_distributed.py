@@ -13,16 +13,9 @@ import torch
 
 from nnlab.dogcat.checkpoint import load_checkpoint
 from nnlab.dogcat.distributed import DistContext, launch_local, shard
-from nnlab.dogcat.train import ArrayData, TrainConfig, train
+from nnlab.dogcat.train import TrainConfig, train
 from parity_tests.harness import compare
-
-
-def tiny_dogcat(n=80, size=8):
-    rng = np.random.default_rng(0)
-    labels = (np.arange(n) % 2).astype(np.int64)
-    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
-    images[labels == 1, 0] += 55
-    return ArrayData(images, labels)
+from parity_tests.dogcat_arrays import tiny_dogcat
 
 
 def test_shards_cover_each_global_batch_once():

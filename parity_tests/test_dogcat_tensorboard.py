@@ -5,18 +5,11 @@ import pytest
 import torch
 
 from nnlab.dogcat.tensorboard_log import captioned_grid, histogram_summary, weight_image
-from nnlab.dogcat.train import ArrayData, TrainConfig, train
+from nnlab.dogcat.train import TrainConfig, train
+from parity_tests.dogcat_arrays import tiny_dogcat
 
 SCALARS = {"loss/train", "loss/val", "accuracy/train", "accuracy/val", "lr", "loss/train_recent",
            "hparam/val_accuracy", "hparam/val_loss"}
-
-
-def tiny_dogcat(n=80, size=8):
-    rng = np.random.default_rng(0)
-    labels = (np.arange(n) % 2).astype(np.int64)
-    images = rng.integers(0, 200, (n, 3, size, size)).astype(np.uint8)
-    images[labels == 1, 0] += 55
-    return ArrayData(images, labels)
 
 
 def read_events(logdir):

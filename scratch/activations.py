@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import erf  # NumPy has no vectorized erf
 
 from scratch.module import Module, as_float_array
 
@@ -39,11 +40,6 @@ def softplus(x: np.ndarray, beta: float = 1.0, threshold: float = 20.0) -> np.nd
     bx = beta * x
     soft = (np.maximum(bx, 0) + np.log1p(np.exp(-np.abs(bx)))) / beta
     return np.where(bx > threshold, x, soft).astype(np.asarray(x).dtype, copy=False)
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """Elementwise erf to full double precision (math.erf per element; NumPy has none)."""
-    return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
 class _Activation(Module):
@@ -197,7 +193,7 @@ class GELU(_Activation):
             t = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             self._t = t
             return (0.5 * x * (1 + t)).astype(x.dtype)
-        cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
+        cdf = 0.5 * (1 + erf(x * _INV_SQRT_2))
         self._cdf = cdf
         return (x * cdf).astype(x.dtype)
 

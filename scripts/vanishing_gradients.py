@@ -53,8 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--activations", nargs="+", choices=sorted(V.ACTIVATIONS), metavar="ACT",
                    help=f"activations to study ({', '.join(V.ACTIVATIONS)}); with --inits/--batchnorm "
                         "this runs the full grid instead of the default list: sigmoid with default, xavier and "
-                        "default+BatchNorm; tanh default and xavier; relu default and he; leaky_relu, elu, silu "
-                        "with he (gelu only on request: the scratch GELU's element-wise erf costs ~0.1 s a step)")
+                        "default+BatchNorm; tanh default and xavier; relu default and he; leaky_relu, elu, gelu, "
+                        "silu with he")
     p.add_argument("--inits", nargs="+", choices=V.INITS, metavar="INIT",
                    help="initializations for the grid: default (torch's U(±1/√fan_in)), xavier, he")
     p.add_argument("--batchnorm", choices=("no", "yes", "both"),

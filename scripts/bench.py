@@ -34,10 +34,11 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
   cache_epoch   one epoch of batches from the memory-mapped uint8 cache against a plain torch
                 Dataset decoding every JPEG each epoch, DataLoader(num_workers=cores) (target >= 50x)
   gpu_epoch     logistic model, 25,000 uint8 images resident on the GPU, batch 128 and 1,024,
-                eager / torch.compile / CUDA graph, ms per epoch (target <= 20 at 1,024) and the
+                plain / torch.compile / CUDA graph, ms per epoch (target <= 20 at 1,024) and the
                 ratio to the bandwidth floor; skipped without CUDA
   tensorboard   dog/cat trainer with weight and gradient histograms at the default interval
-                against no TensorBoard, and the vanishing-gradient study's logging (target <= 5 %)
+                against none, end to end and as one event's cost over the interval's steps, and
+                the vanishing-gradient study's logging (target <= 5 %)
   parity_suite  wall time of python -m pytest -q over the test paths (target < 60 s)
   memory        peak RSS of a process training the logistic model for one epoch from a
                 25,000-image memory-mapped cache (target < 1.2 GB)

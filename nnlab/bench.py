@@ -26,7 +26,8 @@ by :func:`run_benchmark` and written as JSON with the machine's description::
 
 Timings on a machine shared with other jobs are noisy: every figure reports the
 median of repeats, and comparisons (scratch against torch, draft against baseline)
-are timed interleaved, pair by pair, so a burst of load hits both sides.
+are timed interleaved, pair by pair, so a burst of load hits both sides (steps of a
+few milliseconds in blocks of calls, each block's median a sample).
 Targets are reported, never asserted.
 """
 
@@ -74,6 +75,8 @@ class BenchSettings:
     hidden: int = 256
     batch: int = 128
     step_threads: tuple = (1, 0)  # 0 = every available core
+    min_case_seconds: float = 1.0  # a train-step case times at least this long (more pairs for short steps)
+    block_seconds: float = 0.05  # steps shorter than this are timed in blocks (median of the block)
     peak_n: int = 3072
     # decode and cache_epoch
     decode_small: int = 600
@@ -110,13 +113,13 @@ class BenchSettings:
             return full
         if mode == "quick":
             return replace(
-                full, mode="quick", repeats=3, warmup=1, step_threads=(0,), decode_small=200, decode_large=100,
+                full, mode="quick", repeats=3, warmup=1, step_threads=(0,), min_case_seconds=0.5, decode_small=200, decode_large=100,
                 decode_repeats=2, epoch_images=400, epoch_repeats=2, gpu_repeats=5, tb_repeats=2,
                 run_suite=False, memory_impls=("torch",),
             )
         # tiny: every code path in seconds, for the test suite; the numbers mean nothing
         return replace(
-            full, mode="tiny", repeats=1, warmup=0, in_features=300, hidden=16, batch=8, step_threads=(1,),
+            full, mode="tiny", repeats=1, warmup=0, min_case_seconds=0.0, in_features=300, hidden=16, batch=8, step_threads=(1,),
             peak_n=64, decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
             epoch_repeats=1, image_size=16, gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
             tb_steps_per_epoch=6,
@@ -206,17 +209,25 @@ def time_repeats(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1,
 
 
 def time_pairs(a: Callable[[], Any], b: Callable[[], Any], repeats: int = 5,
-               warmup: int = 1) -> tuple[Timing, Timing, list]:
-    """Time ``a`` and ``b`` alternately; returns both timings and the per-pair ratios a/b."""
+               warmup: int = 1, block: int = 1) -> tuple[Timing, Timing, list]:
+    """Time ``a`` and ``b`` alternately; returns both timings and the per-pair ratios a/b.
+
+    With ``block`` > 1 each sample is the median of ``block`` consecutive calls: the
+    first call after a switch also pays for the other library's thread pool still
+    spinning on the same cores, which the median leaves out.
+    """
     for _ in range(warmup):
         a()
         b()
     ta, tb = [], []
     for _ in range(max(1, repeats)):
         for fn, out in ((a, ta), (b, tb)):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
+            calls = []
+            for _ in range(max(1, block)):
+                start = time.perf_counter()
+                fn()
+                calls.append(time.perf_counter() - start)
+            out.append(statistics.median(calls))
     return Timing(ta), Timing(tb), [x / y for x, y in zip(ta, tb)]
 
 
@@ -438,12 +449,18 @@ def figure_train_step(s: BenchSettings, progress: bool = False) -> list[Row]:
             if not math.isclose(ls, lt, rel_tol=1e-3 if dtype == "float32" else 1e-9):
                 raise RuntimeError(f"{kind} {dtype} {opt}: scratch loss {ls} differs from torch's {lt}; "
                                    "the two steps would not be the same work")
-            ts, tt, ratios = time_pairs(scratch_step, torch_step, s.repeats, s.warmup)
+            once = time_pairs(scratch_step, torch_step, 1, 0)
+            shortest = min(once[0].median, once[1].median)
+            block = max(1, min(50, math.ceil(s.block_seconds / shortest)))  # short steps: blocks of calls
+            pair_seconds = block * (once[0].median + once[1].median)
+            repeats = max(s.repeats, min(50, math.ceil(s.min_case_seconds / pair_seconds)))
+            ts, tt, ratios = time_pairs(scratch_step, torch_step, repeats, s.warmup, block)
         shape = f"{s.in_features}→1" if kind == "logistic" else f"{s.in_features}-{s.hidden}-1"
         rows.append(make_row(
             "train_step", f"{kind} {shape} {dtype} {opt} b{s.batch}, {label}: scratch/torch", "x", ratios,
             target="<= 1.0",
-            detail=f"scratch {1e3 * ts.median:.2f} ms, torch {1e3 * tt.median:.2f} ms per step",
+            detail=(f"scratch {1e3 * ts.median:.2f} ms, torch {1e3 * tt.median:.2f} ms per step; {repeats} pairs"
+                    + (f" of {block}-step blocks" if block > 1 else "")),
             scratch_seconds=ts.samples, torch_seconds=tt.samples, threads=t,
         ))
     return rows

@@ -542,3 +542,60 @@ def test_shared_sample_draft_decode_matches_plain_resize(shared_dogcat, shared_l
     diffs = [np.abs(data.images[i].astype(int) - dogcat.decode_image_baseline(data.paths[i]).astype(int)).mean()
              for i in picks]
     assert np.mean(diffs) < 2.0 and max(diffs) < 5.0
+
+
+# ---------------------------------------------------------------------------------------
+# Batch reads from the memory-mapped cache
+
+
+def _rss_file_kb() -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssFile:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def test_batch_reader_equals_fancy_indexing_and_maps_no_file_pages(tmp_path):
+    rng = np.random.default_rng(0)
+    n, size = 2000, 40  # 9.6 MB of rows
+    images = rng.integers(0, 256, (n, 3, size, size), dtype=np.uint8)
+    path = tmp_path / "cache.npy"
+    np.save(path, images)
+    mapped = np.load(path, mmap_mode="r")
+    reader = dogcat.BatchReader(mapped)
+    assert reader.positional
+    cases = [np.arange(5, 133), rng.permutation(n)[:128], np.array([7, 7, 8, 9, 3, 3, 1999, 0, -1]),
+             np.array([], dtype=np.int64), np.array([0]), np.arange(n - 3, n)]
+    for idx in cases:
+        np.testing.assert_array_equal(reader.read(idx), images[idx])
+        out = np.empty((len(idx), 3, size, size), np.uint8)
+        assert reader.read(idx, out=out) is out
+        np.testing.assert_array_equal(out, images[idx])
+    with pytest.raises(IndexError):
+        reader.read([n])
+    # in memory, and a slice of the map (its offset is the parent's): plain indexing
+    for other, ref in ((images, images), (mapped[10:], images[10:])):
+        plain = dogcat.BatchReader(other)
+        assert not plain.positional
+        for idx in cases[:3]:
+            idx = idx[idx < len(ref)]
+            np.testing.assert_array_equal(plain.read(idx), ref[idx])
+
+    # reads copy from the page cache: the process maps none of the file, unlike a gather
+    before = _rss_file_kb()
+    if before is None:
+        pytest.skip("no /proc/self/status")
+    order = rng.permutation(n)
+    for s in range(0, n, 128):
+        reader.read(order[s:s + 128])
+    after_reader = _rss_file_kb()
+    fresh = np.load(path, mmap_mode="r")
+    for s in range(0, n, 128):
+        fresh[np.sort(order[s:s + 128])]
+    after_gather = _rss_file_kb()
+    assert after_reader - before < 2000  # KB: nothing like the 9.6 MB file
+    assert after_gather - after_reader > 5000
+    reader.close()

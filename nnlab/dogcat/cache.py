@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+import mmap
 import os
 import sys
 import time
@@ -136,6 +137,106 @@ def _locked(lock_path: Path):
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+class BatchReader:
+    """Gathers ``images[indices]`` into a reused uint8 buffer.
+
+    For the cache's memory map (``np.load(path, mmap_mode="r")``) the rows are read with
+    positional reads (``os.preadv``) from the ``.npy`` file, runs of consecutive indices in
+    one read: the file's pages are copied from the page cache and never mapped into the
+    process, so they do not count in its resident set as a memory-map gather's do. Any
+    other array (in memory, a slice of a map) is gathered by plain indexing.
+
+    ``read(indices)`` returns a view of an internal buffer that the next call overwrites;
+    pass ``out`` for an array of your own.
+    """
+
+    def __init__(self, images) -> None:
+        self.images = images
+        self.row_shape = tuple(images.shape[1:])
+        self.dtype = images.dtype
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.path = None
+        self.offset = 0
+        # only the map np.load made (its base is the mmap itself, so its offset is the rows'):
+        # a slice of it keeps the parent's filename and offset but starts elsewhere
+        if (isinstance(images, np.memmap) and isinstance(images.base, mmap.mmap)
+                and getattr(images, "filename", None) and images.flags.c_contiguous
+                and hasattr(os, "pread")):
+            self.path, self.offset = images.filename, int(images.offset)
+        self._fd = None
+        self._pid = None
+        self._buf = np.empty((0, *self.row_shape), dtype=self.dtype)
+
+    @property
+    def positional(self) -> bool:
+        """True when rows are read from the file rather than indexed in memory."""
+        return self.path is not None
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), os.getpid()
+        return self._fd
+
+    def _buffer(self, n: int) -> np.ndarray:
+        if len(self._buf) < n:
+            self._buf = np.empty((n, *self.row_shape), dtype=self.dtype)
+        return self._buf[:n]
+
+    def read(self, indices, out: np.ndarray | None = None) -> np.ndarray:
+        """``images[indices]`` as a ``(len(indices), *row shape)`` array (``out`` if given)."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        n, count = len(idx), len(self.images)
+        if out is None:
+            out = self._buffer(n)
+        elif out.shape != (n, *self.row_shape) or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out: expected a C-contiguous {self.dtype} array of shape {(n, *self.row_shape)}")
+        if n == 0:
+            return out
+        if idx.min() < -count or idx.max() >= count:
+            raise IndexError(f"index out of range for {count} images")
+        idx = np.where(idx < 0, idx + count, idx)
+        if not self.positional:
+            return np.take(self.images, idx, axis=0, out=out)
+        fd = self._file()
+        flat = out.reshape(n, -1).view(np.uint8)
+        breaks = np.flatnonzero(np.diff(idx) != 1) + 1  # runs of consecutive indices
+        starts = np.concatenate(([0], breaks)).tolist()
+        ends = np.concatenate((breaks, [n])).tolist()
+        first = idx[starts].tolist()
+        for a, b, row in zip(starts, ends, first):
+            _pread_into(fd, memoryview(flat[a:b]).cast("B"), self.offset + row * self.row_bytes)
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(_fd=None, _pid=None, _buf=np.empty((0, *self.row_shape), dtype=self.dtype))
+        return state
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> None:
+    """Fill ``view`` from ``fd`` at ``offset``, however many reads it takes."""
+    done, size = 0, len(view)
+    while done < size:
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [view[done:]], offset + done)
+        else:
+            chunk = os.pread(fd, size - done, offset + done)
+            got = len(chunk)
+            view[done:done + got] = chunk
+        if got == 0:
+            raise OSError(f"unexpected end of the image cache file at byte {offset + done}")
+        done += got
 
 
 def _open_cache(stem: Path, key: str, size: int):

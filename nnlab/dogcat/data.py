@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cache import DogCatData, default_cache_dir, load_dogcat
+from .cache import BatchReader, DogCatData, default_cache_dir, load_dogcat
 from .decode import (
     UnreadableImageError,
     available_cores,
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACCEPTED_LAYOUTS",
+    "BatchReader",
     "CAT",
     "DEFAULT_NORMALIZATION",
     "DOG",

@@ -154,9 +154,9 @@ class ScratchDogCatNet(Module):
 def _linear_param_grads(layer: scratch_layers.Linear, dout: np.ndarray) -> None:
     """dW = dYᵀX, db = Σ_n dY for the first layer, without dX = dY W."""
     x = np.atleast_2d(layer._x)  # the input cached by Linear.forward
-    layer.weight.accumulate_grad(dout.T @ x)
+    layer.weight.accumulate_grad(dout.T @ x, fresh=True)  # a new product: adopted without a copy
     if layer.bias is not None:
-        layer.bias.accumulate_grad(dout.sum(axis=0))
+        layer.bias.accumulate_grad(dout.sum(axis=0), fresh=True)
 
 
 def _scratch_batchnorm(width: int, dtype: Any) -> Module:

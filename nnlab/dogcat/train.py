@@ -253,7 +253,10 @@ class TorchTwin:
             self.images = _upload_uint8(data.images, device)
             self.labels = torch.from_numpy(np.asarray(data.labels)).to(device=device, dtype=self.dtype)
         else:
-            self.images_np, self.labels_np = data.images, np.asarray(data.labels)
+            from nnlab.dogcat.cache import BatchReader
+
+            # positional reads from a memory-mapped cache: its pages stay out of the process's RSS
+            self.reader, self.labels_np = BatchReader(data.images), np.asarray(data.labels)
         self.sums = torch.zeros(2, dtype=torch.float64, device=device)  # Σ loss, Σ correct (this process)
         self.count = 0  # images in the epoch's global batches so far: known on the host, no sync
         self._val_idx_cache: tuple[int, torch.Tensor] | None = None
@@ -266,7 +269,10 @@ class TorchTwin:
         """uint8 images and float labels of ``idx`` (on the device when the data is resident)."""
         if self.resident:
             return self.images.index_select(0, idx), self.labels.index_select(0, idx)
-        x_u8 = torch.from_numpy(np.take(self.images_np, idx, axis=0))
+        # on the CPU the reused buffer is consumed by normalization before the next read;
+        # a copy to another device gets an array of its own
+        out = None if self.device.type == "cpu" else np.empty((len(idx), *self.reader.row_shape), np.uint8)
+        x_u8 = torch.from_numpy(self.reader.read(idx, out=out))
         y = torch.from_numpy(self.labels_np[idx].astype(NUMPY_DTYPES[self.config.dtype]))
         if self.device.type != "cpu":
             x_u8, y = x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -393,14 +399,17 @@ class ScratchTwin:
         cls_name, kwargs = optimizer_kwargs(config)
         self.optimizer = getattr(scratch_optim, cls_name)(list(self.module.parameters()), **kwargs)
         self.loss_fn = BCEWithLogitsLoss()
-        self.images, self.labels = data.images, np.asarray(data.labels)
+        from nnlab.dogcat.cache import BatchReader
+
+        # positional reads from a memory-mapped cache: its pages stay out of the process's RSS
+        self.reader, self.labels = BatchReader(data.images), np.asarray(data.labels)
         self.sums = [0.0, 0.0, 0.0]
 
     def set_epoch_order(self, order: np.ndarray) -> None:
         self.order = order
 
     def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = self.normalization.apply_numpy(np.take(self.images, idx, axis=0), self.np_dtype)
+        x = self.normalization.apply_numpy(self.reader.read(idx), self.np_dtype)
         return x, self.labels[idx].astype(self.np_dtype)
 
     def train_step(self, start: int, end: int) -> float:
@@ -471,10 +480,16 @@ def run_epoch_steps(twin: Any, order: np.ndarray, batch_size: int) -> int:
 
 
 def _upload_uint8(images: np.ndarray, device: torch.device, chunk: int = 2048) -> torch.Tensor:
-    """Copy a (possibly memory-mapped) uint8 array to ``device`` in chunks, never all in host RAM."""
+    """Copy a (possibly memory-mapped) uint8 array to ``device`` in chunks, never all in host RAM
+    (a memory-mapped cache is read with positional reads, so its pages are not mapped in either)."""
+    from nnlab.dogcat.cache import BatchReader
+
+    reader = BatchReader(images)
     out = torch.empty(tuple(images.shape), dtype=torch.uint8, device=device)
     for s in range(0, len(images), chunk):
-        out[s:s + chunk].copy_(torch.from_numpy(np.array(images[s:s + chunk])))
+        e = min(s + chunk, len(images))
+        out[s:e].copy_(torch.from_numpy(reader.read(np.arange(s, e))))  # synchronous: the buffer is reused
+    reader.close()
     return out
 
 
@@ -782,7 +797,10 @@ def _log_epoch(logger: TensorBoardLogger, record: Mapping, primary: Any, spec: M
         val_labels = labels[val_idx]
         pos = np.concatenate([np.flatnonzero(val_labels == 0)[:k // 2], np.flatnonzero(val_labels == 1)])[:k]
         pos = np.sort(pos)
-        logger.validation_examples(np.asarray(images[val_idx[pos]]), probs[pos], val_labels[pos], step)
+        from nnlab.dogcat.cache import BatchReader
+
+        examples = BatchReader(images).read(val_idx[pos], out=np.empty((len(pos), *images.shape[1:]), np.uint8))
+        logger.validation_examples(examples, probs[pos], val_labels[pos], step)
     logger.pr_curve(labels[val_idx], probs, step)
     logger.flush()
 

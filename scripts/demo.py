@@ -51,7 +51,6 @@ def graph_example() -> None:
 def parity_glance() -> None:
     """One assert_parity call per concept; prints the worst error of each compared tensor."""
     import numpy as np
-    import torch
 
     import scratch.activations as sa
     import scratch.layers as sl
@@ -81,7 +80,6 @@ def parity_glance() -> None:
         print(f"  {name:20s} {w['output']:10.1e} {w['grad input[0]']:10.1e} "
               f"{'—' if params is None else f'{params:.1e}':>10s} {fd:24.1e}")
     print("  (worst absolute error, float64; the suite asserts rtol 1e-10 against torch on every concept)")
-    torch.set_num_threads(torch.get_num_threads())
 
 
 def run_script(name: str, *args: str) -> None:

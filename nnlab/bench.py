@@ -79,8 +79,8 @@ class BenchSettings:
     block_seconds: float = 0.05  # steps shorter than this are timed in blocks (median of the block)
     peak_n: int = 3072
     # decode and cache_epoch
-    decode_small: int = 600
-    decode_large: int = 300
+    decode_small: int = 2000  # enough work (about 2 s on one core) that pool start-up is noise
+    decode_large: int = 800
     decode_repeats: int = 3
     large_size: tuple = (500, 375)
     epoch_images: int = 1000

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from scratch.layers import _rng
 from scratch.module import Parameter
 
 _LINEAR_FNS = (
@@ -94,10 +95,6 @@ def _fan(shape: tuple, mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _write(target: Parameter | np.ndarray, values: np.ndarray) -> Parameter | np.ndarray:
     if isinstance(target, Parameter):
         target.data = values.astype(target.data.dtype)
@@ -112,12 +109,12 @@ def _write(target: Parameter | np.ndarray, values: np.ndarray) -> Parameter | np
 
 def uniform_(param, a: float = 0.0, b: float = 1.0, rng=None):
     """Fill with U(a, b)."""
-    return _write(param, _generator(rng).uniform(a, b, size=param.shape))
+    return _write(param, _rng(rng).uniform(a, b, size=param.shape))
 
 
 def normal_(param, mean: float = 0.0, std: float = 1.0, rng=None):
     """Fill with N(mean, std²)."""
-    return _write(param, _generator(rng).normal(mean, std, size=param.shape))
+    return _write(param, _rng(rng).normal(mean, std, size=param.shape))
 
 
 def zeros_(param):
@@ -167,7 +164,7 @@ def torch_default_(layer, rng=None):
     b: U(−1/√fan_in, 1/√fan_in). Var(W) = 1/(3·fan_in): for sigmoid layers
     that shrinks the backward signal by about (1/4)·√(1/3) ≈ 0.14 per layer.
     """
-    rng = _generator(rng)
+    rng = _rng(rng)
     kaiming_uniform_(layer.weight, a=math.sqrt(5), rng=rng)
     if layer.bias is not None:
         fan_in, _ = fan_in_and_fan_out(layer.weight.shape)
@@ -186,7 +183,7 @@ def init_linear_(layer, scheme: str = "default", nonlinearity: str = "relu", par
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"init_linear_: scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
-    rng = _generator(rng)
+    rng = _rng(rng)
     if scheme == "default":
         return torch_default_(layer, rng)
     if scheme in ("xavier", "xavier_normal"):

@@ -44,6 +44,7 @@ from nnlab.dogcat.models import (
     max_parameter_difference, to_numpy_state, NUMPY_DTYPES, TORCH_DTYPES,
 )
 from nnlab.dogcat.tensorboard_log import TensorBoardLogger
+from scratch.activations import sigmoid
 
 IMPLS = ("torch", "scratch", "both")
 DEVICES = ("auto", "cpu", "cuda")
@@ -525,12 +526,6 @@ def format_confusion(cm: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, dtype=np.float64)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
 # -- the loop ----------------------------------------------------------------
 
 
@@ -791,7 +786,7 @@ def _log_epoch(logger: TensorBoardLogger, record: Mapping, primary: Any, spec: M
         logger.scalars({"parity/max_abs_param_diff": record["parity_max_abs_diff"]}, step)
     if spec.kind == "logistic":
         logger.logistic_weights(dict(primary.named_parameters())["classifier.weight"], spec.input_shape, step)
-    probs = sigmoid(val_logits)
+    probs = sigmoid(np.asarray(val_logits, dtype=np.float64))
     k = min(config.val_examples, len(val_idx))
     if k:  # the first validation images of each class, half and half
         val_labels = labels[val_idx]

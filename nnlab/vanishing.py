@@ -50,26 +50,28 @@ from typing import Any, Callable, Iterable, NamedTuple, Sequence
 import numpy as np
 import torch
 
-import scratch.activations as scratch_activations
 import scratch.init as scratch_init
 import scratch.layers as scratch_layers
+import scratch.mlp as scratch_mlp
 import scratch.optim as scratch_optim
+import torch_ref.mlp as torch_mlp
 
 # ---------------------------------------------------------------------------
 # configurations
 # ---------------------------------------------------------------------------
 
-#: activation name → (scratch class, torch class, nonlinearity for torch's gain).
-#: torch's ``calculate_gain`` knows no ELU/GELU/SiLU; like ReLU they pass about
-#: half of a symmetric input's second moment, so they take ReLU's gain √2.
-ACTIVATIONS: dict[str, tuple[type, type, str]] = {
-    "sigmoid": (scratch_activations.Sigmoid, torch.nn.Sigmoid, "sigmoid"),
-    "tanh": (scratch_activations.Tanh, torch.nn.Tanh, "tanh"),
-    "relu": (scratch_activations.ReLU, torch.nn.ReLU, "relu"),
-    "leaky_relu": (scratch_activations.LeakyReLU, torch.nn.LeakyReLU, "leaky_relu"),
-    "elu": (scratch_activations.ELU, torch.nn.ELU, "relu"),
-    "gelu": (scratch_activations.GELU, torch.nn.GELU, "relu"),
-    "silu": (scratch_activations.SiLU, torch.nn.SiLU, "relu"),
+#: activation name (as ``scratch.mlp`` / ``torch_ref.mlp`` know it) → the
+#: nonlinearity whose gain torch's ``calculate_gain`` uses for it. torch knows no
+#: ELU/GELU/SiLU gain; like ReLU they pass about half of a symmetric input's
+#: second moment, so they take ReLU's gain √2.
+ACTIVATIONS: dict[str, str] = {
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "elu": "relu",
+    "gelu": "relu",
+    "silu": "relu",
 }
 #: ``default``: torch's Linear init U(±1/√fan_in); ``xavier``: Glorot uniform;
 #: ``he``: Kaiming uniform (fan_in); both with torch's gain for the activation.
@@ -133,6 +135,10 @@ def default_configs(depth: int = 10, width: int = 128) -> list[MLPConfig]:
 # ---------------------------------------------------------------------------
 
 
+def _sizes(config: MLPConfig, in_features: int, out_features: int) -> list[int]:
+    return [in_features] + [config.width] * (config.depth - 1) + [out_features]
+
+
 def build_scratch_mlp(
     config: MLPConfig,
     in_features: int,
@@ -140,38 +146,20 @@ def build_scratch_mlp(
     dtype: Any = np.float64,
     rng: np.random.Generator | int | None = 0,
 ) -> scratch_layers.Sequential:
-    """The scratch MLP, initialized by ``config.init`` with ``rng``."""
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    scratch_act, _, nonlinearity = ACTIVATIONS[config.activation]
-    modules: list = []
-    fan_in = in_features
-    for _ in range(config.depth - 1):
-        linear = scratch_layers.Linear(fan_in, config.width, bias=not config.batchnorm, dtype=dtype, rng=rng)
-        scratch_init.init_linear_(linear, config.init, nonlinearity, rng=rng)
-        modules.append(linear)
-        if config.batchnorm:
-            modules.append(scratch_layers.BatchNorm1d(config.width, dtype=dtype))
-        modules.append(scratch_act())
-        fan_in = config.width
-    head = scratch_layers.Linear(fan_in, out_features, dtype=dtype, rng=rng)
-    scratch_init.init_linear_(head, config.init, "linear", rng=rng)
-    modules.append(head)
-    return scratch_layers.Sequential(*modules)
+    """``scratch.mlp.mlp`` of the config's layout, then each Linear initialized by ``config.init``."""
+    rng = scratch_layers._rng(rng)
+    model = scratch_mlp.mlp(_sizes(config, in_features, out_features), config.activation, config.batchnorm,
+                            dtype=dtype, rng=rng)
+    linears = [m for m in model if isinstance(m, scratch_layers.Linear)]
+    for linear in linears[:-1]:
+        scratch_init.init_linear_(linear, config.init, ACTIVATIONS[config.activation], rng=rng)
+    scratch_init.init_linear_(linears[-1], config.init, "linear", rng=rng)
+    return model
 
 
 def build_torch_mlp(config: MLPConfig, in_features: int, out_features: int) -> torch.nn.Sequential:
-    """The torch MLP with the same layout and ``state_dict`` keys (weights still torch's random ones)."""
-    _, torch_act, _ = ACTIVATIONS[config.activation]
-    modules: list[torch.nn.Module] = []
-    fan_in = in_features
-    for _ in range(config.depth - 1):
-        modules.append(torch.nn.Linear(fan_in, config.width, bias=not config.batchnorm))
-        if config.batchnorm:
-            modules.append(torch.nn.BatchNorm1d(config.width))
-        modules.append(torch_act())
-        fan_in = config.width
-    modules.append(torch.nn.Linear(fan_in, out_features))
-    return torch.nn.Sequential(*modules)
+    """``torch_ref.mlp.mlp`` of the same layout and ``state_dict`` keys (weights still torch's random ones)."""
+    return torch_mlp.mlp(_sizes(config, in_features, out_features), config.activation, config.batchnorm)
 
 
 def twin_mlps(

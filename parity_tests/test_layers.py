@@ -109,3 +109,12 @@ def test_linear_bad_input():
         layer.forward(np.zeros((4, 3), np.complex128))
     with pytest.raises(ValueError, match="positive"):
         sl.Linear(0, 2)
+
+
+def test_assigning_a_registered_buffer_keeps_it_registered():
+    # torch: module.running_mean = tensor updates the buffer; it stays in state_dict
+    bn = sl.BatchNorm1d(3, dtype=np.float64)
+    bn.running_mean = np.full(3, 2.0)
+    assert "running_mean" in bn.state_dict()
+    np.testing.assert_array_equal(bn.state_dict()["running_mean"], np.full(3, 2.0))
+    assert [k for k in bn.state_dict()] == list(torch.nn.BatchNorm1d(3).state_dict())

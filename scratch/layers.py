@@ -277,7 +277,7 @@ class _BatchNorm(Module):
             xc = x - mean.reshape(bshape)
             var = (xc * xc).mean(axis=axes)  # biased: divides by m
             if self.training and self.track_running_stats:
-                self._set_buffer("num_batches_tracked", self.num_batches_tracked + 1)
+                self.num_batches_tracked = self.num_batches_tracked + 1  # a registered buffer: __setattr__ keeps it one
                 p = (
                     1.0 / float(self.num_batches_tracked)
                     if self.momentum is None

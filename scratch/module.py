@@ -109,21 +109,18 @@ class Module:
                 "before assigning attributes"
             )
         params, modules, buffers = self._parameters, self._modules, self._buffers
-        for registry in (params, modules, buffers):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            params[name] = value
-        elif isinstance(value, Module):
-            modules[name] = value
-        elif name in buffers and value is not None:
-            buffers[name] = value
+        if name in buffers and not isinstance(value, (Parameter, Module)):
+            buffers[name] = value  # a registered buffer stays registered, in place, as in torch
+        else:
+            for registry in (params, modules, buffers):
+                registry.pop(name, None)
+            if isinstance(value, Parameter):
+                params[name] = value
+            elif isinstance(value, Module):
+                modules[name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, value: np.ndarray | None) -> None:
-        self._buffers[name] = value
-        object.__setattr__(self, name, value)
-
-    def _set_buffer(self, name: str, value: np.ndarray) -> None:
         self._buffers[name] = value
         object.__setattr__(self, name, value)
 
@@ -220,7 +217,7 @@ class Module:
                             f"load_state_dict: {pre + name} expected shape "
                             f"{np.shape(b)}, got {value.shape}"
                         )
-                    mod._set_buffer(name, value.astype(np.asarray(b).dtype, copy=True))
+                    mod.register_buffer(name, value.astype(np.asarray(b).dtype, copy=True))
 
     def to(self, dtype: Any) -> "Module":
         """Cast every floating parameter and buffer to ``dtype`` (like ``module.to(dtype)``)."""
@@ -231,7 +228,7 @@ class Module:
                 p.grad = None if p.grad is None else p.grad.astype(dtype)
             for name, b in list(m._buffers.items()):
                 if b is not None and np.asarray(b).dtype.kind == "f":
-                    m._set_buffer(name, np.asarray(b).astype(dtype))
+                    m.register_buffer(name, np.asarray(b).astype(dtype))
         return self
 
     def double(self) -> "Module":

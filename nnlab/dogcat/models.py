@@ -32,22 +32,16 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-import scratch.activations as scratch_activations
 import scratch.layers as scratch_layers
+import scratch.mlp as scratch_mlp
+import torch_ref.mlp as torch_mlp
 from scratch.module import Module
 
 MODEL_KINDS = ("logistic", "mlp")
 
-#: Activation names accepted by ``--activation``, with each twin's class.
-ACTIVATIONS = {
-    "relu": ("ReLU", torch.nn.ReLU),
-    "leaky_relu": ("LeakyReLU", torch.nn.LeakyReLU),
-    "elu": ("ELU", torch.nn.ELU),
-    "gelu": ("GELU", torch.nn.GELU),
-    "silu": ("SiLU", torch.nn.SiLU),
-    "tanh": ("Tanh", torch.nn.Tanh),
-    "sigmoid": ("Sigmoid", torch.nn.Sigmoid),
-}
+#: Activation names accepted by ``--activation``; each twin's class comes from
+#: ``scratch.mlp.ACTIVATIONS`` / ``torch_ref.mlp.ACTIVATIONS``.
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid")
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -127,11 +121,13 @@ class ScratchDogCatNet(Module):
         for width in spec.hidden:
             blocks.append(scratch_layers.Linear(fan_in, width, bias=not spec.batchnorm, dtype=dtype, rng=gen))
             if spec.batchnorm:
-                blocks.append(_scratch_batchnorm(width, dtype))
-            blocks.append(getattr(scratch_activations, ACTIVATIONS[spec.activation][0])())
+                blocks.append(scratch_layers.BatchNorm1d(width, dtype=dtype))
+            blocks.append(scratch_mlp.ACTIVATIONS[spec.activation]())
             fan_in = width
         self.features = scratch_layers.Sequential(*blocks)
         self.classifier = scratch_layers.Linear(fan_in, 1, dtype=dtype, rng=gen)
+        first = blocks[0] if blocks else self.classifier
+        first.needs_input_grad = False  # its input is data: dX is never formed
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -141,32 +137,12 @@ class ScratchDogCatNet(Module):
 
     def backward(self, dlogits: np.ndarray) -> None:
         """Add dL/dθ into every parameter's ``.grad`` for upstream dL/dz (N,)."""
-        layers = list(self.features) + [self.classifier]
         d = np.asarray(dlogits).reshape(-1, 1)
-        for layer in reversed(layers[1:]):
+        for layer in reversed(list(self.features) + [self.classifier]):
             d = layer.backward(d)
-        _linear_param_grads(layers[0], d)
 
     def extra_repr(self) -> str:
         return self.spec.describe()
-
-
-def _linear_param_grads(layer: scratch_layers.Linear, dout: np.ndarray) -> None:
-    """dW = dYᵀX, db = Σ_n dY for the first layer, without dX = dY W."""
-    x = np.atleast_2d(layer._x)  # the input cached by Linear.forward
-    layer.weight.accumulate_grad(dout.T @ x, fresh=True)  # a new product: adopted without a copy
-    if layer.bias is not None:
-        layer.bias.accumulate_grad(dout.sum(axis=0), fresh=True)
-
-
-def _scratch_batchnorm(width: int, dtype: Any) -> Module:
-    bn_cls = getattr(scratch_layers, "BatchNorm1d", None)
-    if bn_cls is None:
-        raise NotImplementedError("scratch.layers.BatchNorm1d is not available yet")
-    try:
-        return bn_cls(width, dtype=dtype)
-    except TypeError:
-        return bn_cls(width).to(dtype)
 
 
 def _check_input(x: Any, spec: ModelSpec) -> None:
@@ -195,7 +171,7 @@ class TorchDogCatNet(torch.nn.Module):
             blocks.append(torch.nn.Linear(fan_in, width, bias=not spec.batchnorm, **kw))
             if spec.batchnorm:
                 blocks.append(torch.nn.BatchNorm1d(width, **kw))
-            blocks.append(ACTIVATIONS[spec.activation][1]())
+            blocks.append(torch_mlp.ACTIVATIONS[spec.activation]())
             fan_in = width
         self.features = torch.nn.Sequential(*blocks)
         self.classifier = torch.nn.Linear(fan_in, 1, **kw)

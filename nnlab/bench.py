@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+from torch_ref.module import load_scratch_state
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("train_step", "decode", "cache_epoch", "gpu_epoch", "tensorboard", "parity_suite", "memory")
@@ -343,7 +344,7 @@ def build_twin_models(kind: str, dtype: str, in_features: int, hidden: int, seed
     s_layers[0].needs_input_grad = False
     s_model = sl.Sequential(*s_layers)
     t_model = torch.nn.Sequential(*t_layers).to(getattr(torch, dtype))
-    t_model.load_state_dict({k: torch.from_numpy(v) for k, v in s_model.state_dict().items()})
+    load_scratch_state(t_model, s_model)
     return s_model, t_model
 
 

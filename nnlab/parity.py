@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from scratch.numerical import numerical_gradient, sample_indices
+from torch_ref.module import load_scratch_state
 
 #: Default tolerances against torch: float64 is the proof, float32 the practice.
 TOLERANCES = {
@@ -165,9 +166,7 @@ def assert_parity(
     if isinstance(torch_fn, torch.nn.Module):
         torch_fn.to(tdtype)
         if load_state and hasattr(scratch, "state_dict"):
-            torch_fn.load_state_dict(
-                {k: torch.from_numpy(np.array(v)) for k, v in scratch.state_dict().items()}
-            )
+            load_scratch_state(torch_fn, scratch)
         torch_fn.train(getattr(scratch, "training", True))
         torch_fn.zero_grad(set_to_none=True)
     t_inputs = [torch.tensor(x, requires_grad=True) for x in inputs]

@@ -55,6 +55,7 @@ import scratch.layers as scratch_layers
 import scratch.mlp as scratch_mlp
 import scratch.optim as scratch_optim
 import torch_ref.mlp as torch_mlp
+from torch_ref.module import load_scratch_state
 
 # ---------------------------------------------------------------------------
 # configurations
@@ -173,7 +174,7 @@ def twin_mlps(
     """Both twins from identical weights: build scratch, load its ``state_dict`` into torch."""
     scratch_model = build_scratch_mlp(config, in_features, out_features, dtype, np.random.default_rng(seed))
     torch_model = build_torch_mlp(config, in_features, out_features).to(_torch_dtype(dtype))
-    torch_model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in scratch_model.state_dict().items()})
+    load_scratch_state(torch_model, scratch_model)
     return scratch_model, torch_model.to(device)
 
 

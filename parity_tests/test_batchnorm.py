@@ -7,6 +7,7 @@ import torch
 import scratch.layers as sl
 import torch_ref.layers as tl
 from parity_tests.harness import DTYPES, assert_parity, compare
+from torch_ref.module import load_scratch_state
 
 
 def _scratch_bn(cls, c, dtype, rng, **kw):
@@ -114,7 +115,7 @@ def test_state_dict_keys_and_round_trip_with_torch(dtype):
         assert list(s.state_dict()) == list(t.state_dict()) == [
             "weight", "bias", "running_mean", "running_var", "num_batches_tracked"
         ]
-        t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in s.state_dict().items()})
+        load_scratch_state(t, s)
         assert t.num_batches_tracked.dtype == torch.int64 and int(t.num_batches_tracked) == 2
         s.eval(), t.eval()
         compare(f"{scls.__name__} loaded into torch", "eval output", s.forward(x), t(torch.from_numpy(x)), rtol=1e-12 if dtype == np.float64 else 1e-6, atol=1e-12 if dtype == np.float64 else 1e-6)
@@ -179,6 +180,6 @@ def test_bias_before_batchnorm_gets_only_roundoff_gradient():
     net.backward(dy)
     assert np.abs(lin.bias.grad).max() < 1e-14 * np.abs(lin.weight.grad).max()
     t = tl.Sequential(tl.Linear(4, 5), tl.BatchNorm1d(5)).double()
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    load_scratch_state(t, net)
     t(torch.from_numpy(x)).backward(torch.from_numpy(dy))
     assert t[0].bias.grad.abs().max() < 1e-14 * t[0].weight.grad.abs().max()

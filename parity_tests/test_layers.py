@@ -9,6 +9,7 @@ import scratch.activations as sa
 import scratch.layers as sl
 import torch_ref.layers as tl
 from parity_tests.harness import DTYPES, assert_parity, regime_array
+from torch_ref.module import load_scratch_state
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -54,7 +55,7 @@ def test_state_dict_round_trip_through_torch():
     rng = np.random.default_rng(3)
     s = sl.Sequential(sl.Linear(4, 5, dtype=np.float64, rng=rng), sa.ReLU(), sl.Linear(5, 2, dtype=np.float64, rng=rng))
     t = tl.Sequential(tl.Linear(4, 5), torch.nn.ReLU(), tl.Linear(5, 2)).double()
-    t.load_state_dict({k: torch.from_numpy(v) for k, v in s.state_dict().items()})
+    load_scratch_state(t, s)
     x = rng.standard_normal((9, 4))
     np.testing.assert_allclose(s.forward(x), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-13, atol=1e-15)
     s2 = sl.Sequential(sl.Linear(4, 5, dtype=np.float64), sa.ReLU(), sl.Linear(5, 2, dtype=np.float64))
@@ -88,7 +89,7 @@ def test_linear_collapse_and_nonlinearity_breaks_it():
     # torch twin agrees
     t = [tl.Linear(a, b).double() for a, b in [(10, 20), (20, 15), (15, 4)]]
     for tt, ss in zip(t, stack):
-        tt.load_state_dict({k: torch.from_numpy(v) for k, v in ss.state_dict().items()})
+        load_scratch_state(tt, ss)
     tW, tb = tl.collapse_linear_stack(t)
     np.testing.assert_allclose(tW.numpy(), W, rtol=1e-12, atol=1e-14)
     # with a nonlinearity in between, no linear map fits: least-squares residual is large
@@ -118,3 +119,19 @@ def test_assigning_a_registered_buffer_keeps_it_registered():
     assert "running_mean" in bn.state_dict()
     np.testing.assert_array_equal(bn.state_dict()["running_mean"], np.full(3, 2.0))
     assert [k for k in bn.state_dict()] == list(torch.nn.BatchNorm1d(3).state_dict())
+
+
+def test_load_scratch_state_takes_module_or_mapping_and_keeps_torch_dtypes():
+    rng = np.random.default_rng(6)
+    s = sl.Sequential(sl.Linear(3, 4, dtype=np.float64, rng=rng), sl.Linear(4, 2, dtype=np.float64, rng=rng))
+    t = tl.Sequential(tl.Linear(3, 4), tl.Linear(4, 2))  # float32: values are cast as copy_ casts
+    result = load_scratch_state(t, s)
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    assert t[0].weight.dtype == torch.float32
+    np.testing.assert_array_equal(t[1].bias.detach().numpy(), s[1].bias.data.astype(np.float32))
+    t64 = tl.Sequential(tl.Linear(3, 4), tl.Linear(4, 2)).double()
+    load_scratch_state(t64, s.state_dict())
+    np.testing.assert_array_equal(t64[0].weight.detach().numpy(), s[0].weight.data)
+    partial = {"0.weight": s[0].weight.data}
+    result = load_scratch_state(t64, partial, strict=False)
+    assert "1.bias" in result.missing_keys

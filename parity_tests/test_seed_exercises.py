@@ -27,10 +27,11 @@ from nnlab.learning_rate import DEFAULT_RATES, LossCurve, classify, format_curve
 from parity_tests.harness import compare
 from scratch.module import Module
 from scratch.numerical import numerical_gradient, sample_indices
+from torch_ref.module import load_scratch_state
 
 
 def _torch_from(scratch_model, torch_model):
-    torch_model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in scratch_model.state_dict().items()})
+    load_scratch_state(torch_model, scratch_model)
     return torch_model
 
 
@@ -180,7 +181,7 @@ def test_learning_rate_study_three_fates():
 
 
 def _torch_from_state(state, torch_model):
-    torch_model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    load_scratch_state(torch_model, state)
     return torch_model
 
 

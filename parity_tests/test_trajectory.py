@@ -34,6 +34,7 @@ import torch_ref.optim as to
 from nnlab.data_synthetic import blobs
 from parity_tests.harness import compare
 from parity_tests.test_optim import CONFIGS
+from torch_ref.module import load_scratch_state
 
 SIZES = [4, 8, 8, 3]
 BATCH = 16
@@ -70,7 +71,7 @@ def _twins(config, dtype, rng=1):
     activation, batchnorm = NETWORK_FOR[config]
     s = smlp.mlp(SIZES, activation, batchnorm, dtype=dtype, rng=rng)
     t = tmlp.mlp(SIZES, activation, batchnorm, dtype=torch.float64 if dtype == np.float64 else torch.float32)
-    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in s.state_dict().items()})
+    load_scratch_state(t, s)
     name, kw = CONFIGS[config]
     return s, getattr(so, name)(s.parameters(), **kw), t, getattr(to, name)(t.parameters(), **kw)
 
@@ -177,7 +178,7 @@ def test_resume_mid_trajectory_continues_identically(config):
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{config} resumed, step {cut + k + 1}, {name}")
     # torch picks up the scratch state (model and optimizer) and continues the scratch trajectory
-    t2.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model_state.items()})
+    load_scratch_state(t2, model_state)
     topt2.load_state_dict(to.state_dict_to_torch(optim_state, topt2))
     _, t_resumed = _run_torch(t2, topt2, dtype, steps=STEPS - cut, start_epoch=cut_epoch)
     assert_same_trajectory(f"{config}, torch resumed from scratch", full[cut:], t_resumed, first_step=cut + 1, **TOLERANCE[dtype])

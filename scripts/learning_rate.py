@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tqdm import tqdm  # noqa: E402
 
 from nnlab.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves  # noqa: E402
+from torch_ref.module import load_scratch_state
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, list]:
                 else:  # the torch twin starts from the scratch start, so both curves can be compared
                     model = T.initial_model(seed=args.seed)
                     start = S.initial_model(seed=args.seed).state_dict()
-                    model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in start.items()})
+                    load_scratch_state(model, start)
                     train = T.loss_curve
                 writer = writer_cls(f"{args.logdir}/{impl}/{label.replace(' ', '_')}") if writer_cls else None
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from torch_ref.module import load_scratch_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     s = S.xor_network(rng=args.seed)
     t = T.xor_network()
-    t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in s.state_dict().items()})
+    load_scratch_state(t, s)
     kw = dict(lr=args.lr, momentum=args.momentum, steps=args.steps)
     s_losses, t_losses = S.train_xor(s, **kw), T.train_xor(t, **kw)
     print(f"\ntrained from seed {args.seed}: {args.steps} steps, BCE, SGD(lr={args.lr}, momentum={args.momentum})")

@@ -206,3 +206,25 @@ def test_scratch_domain_errors_raise_instead_of_nan():
         sg.Value(-8.0) ** 0.5
     with pytest.raises(ValueError, match="positive base"):
         sg.Value(-2.0) ** sg.Value(2.0)
+
+
+def test_scratch_overflow_raises_instead_of_inf_or_nan():
+    big = sg.Value(1000.0)
+    with pytest.raises(OverflowError, match=r"exp\(1000.0\) = inf"):
+        big.exp() - big.exp()
+    with pytest.raises(OverflowError, match="not a finite float"):
+        sg.Value(1e200) * 1e200
+    with pytest.raises(OverflowError, match="not a finite float"):
+        sg.Value(10.0) ** 400
+    with pytest.raises(ValueError, match="expected a finite real number, got nan"):
+        sg.Value(float("nan"))
+    with pytest.raises(ValueError, match="expected a finite real number, got inf"):
+        sg.Value(math.inf) + 1
+    # values stay finite while a gradient overflows: backward raises too
+    x = sg.Value(1e-200)
+    y = x**0.5
+    with pytest.raises(OverflowError, match="gradient"):
+        (y * 1e200 * 1e100).backward()
+    # the torch twin carries inf − inf = nan on without a word
+    tbig = tg.Value(1000.0)
+    assert math.isnan((tbig.exp() - tbig.exp()).data)

@@ -120,18 +120,3 @@ def test_assigning_a_registered_buffer_keeps_it_registered():
     np.testing.assert_array_equal(bn.state_dict()["running_mean"], np.full(3, 2.0))
     assert [k for k in bn.state_dict()] == list(torch.nn.BatchNorm1d(3).state_dict())
 
-
-def test_load_scratch_state_takes_module_or_mapping_and_keeps_torch_dtypes():
-    rng = np.random.default_rng(6)
-    s = sl.Sequential(sl.Linear(3, 4, dtype=np.float64, rng=rng), sl.Linear(4, 2, dtype=np.float64, rng=rng))
-    t = tl.Sequential(tl.Linear(3, 4), tl.Linear(4, 2))  # float32: values are cast as copy_ casts
-    result = load_scratch_state(t, s)
-    assert result.missing_keys == [] and result.unexpected_keys == []
-    assert t[0].weight.dtype == torch.float32
-    np.testing.assert_array_equal(t[1].bias.detach().numpy(), s[1].bias.data.astype(np.float32))
-    t64 = tl.Sequential(tl.Linear(3, 4), tl.Linear(4, 2)).double()
-    load_scratch_state(t64, s.state_dict())
-    np.testing.assert_array_equal(t64[0].weight.detach().numpy(), s[0].weight.data)
-    partial = {"0.weight": s[0].weight.data}
-    result = load_scratch_state(t64, partial, strict=False)
-    assert "1.bias" in result.missing_keys

@@ -326,7 +326,7 @@ PROBS = np.full((4, 3), 0.5)
         (lambda: sl.MSELoss().forward(LOGITS, LOGITS.astype(np.complex128)), TypeError, "got dtype complex128"),
         (lambda: sl.CrossEntropyError().forward(PROBS * 3, np.zeros(4, int)), ValueError, r"\[0, 1\], got 1.5"),
         (lambda: sl.CrossEntropyError().forward(PROBS, np.full(4, 3)), ValueError, r"\[0, 3\), got 3"),
-        (lambda: sl.softmax(np.arange(3)), TypeError, "softmax input: expected a float32 or float64 array, got dtype int64"),
+        (lambda: sl.softmax(np.arange(3) * 1j), TypeError, "softmax input: expected a float32 or float64 array, got dtype complex128"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -346,3 +346,34 @@ def test_bad_dout_and_backward_before_forward():
     per_sample.forward(LOGITS, np.zeros(4, int))
     with pytest.raises(ValueError, match=r"dout of shape \(4,\)"):
         per_sample.backward(1.0)
+
+
+def test_book_inputs_typed_verbatim_give_the_books_numbers():
+    """Deep Learning from Scratch §3.5 and §4.2, typed as the book types them: integer arrays,
+    a 1-D probability vector beside a 1-D one-hot target, and the y[None] form."""
+    np.testing.assert_allclose(
+        sl.softmax(np.array([1010, 1000, 990])), [9.99954600e-01, 4.53978686e-05, 2.06106005e-09], rtol=1e-8
+    )
+    assert sl.softmax(np.array([0.3, 2.9, 4.0])).sum() == pytest.approx(1.0, rel=1e-15)
+    assert sl.log_softmax(np.array([1, 2, 3])).dtype == np.float64
+    t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    y = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
+    y_bad = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
+    for yy, sse, cee in ((y, 0.0975, 0.510825457099338), (y_bad, 0.5975, 2.302584092994546)):
+        y1, t1 = np.array(yy), np.array(t)  # float64 y, int64 one-hot t: the book's arrays
+        assert float(sl.sum_squared_error(y1, t1)) == pytest.approx(sse, rel=1e-12)
+        assert float(sl.cross_entropy_error(y1, t1)) == pytest.approx(cee, rel=1e-12)
+        # the batch form, y[None] with an integer one-hot t[None], is not read as class indices
+        assert float(sl.cross_entropy_error(y1[None], t1[None])) == pytest.approx(cee, rel=1e-12)
+        assert float(tl.cross_entropy_error(torch.tensor(yy, dtype=torch.float64)[None], torch.tensor(t)[None])) == pytest.approx(cee, rel=1e-12)
+        assert float(tl.cross_entropy_error(torch.tensor(yy, dtype=torch.float64), torch.tensor(t))) == pytest.approx(cee, rel=1e-12)
+    assert float(sl.cross_entropy_error(np.array(y), np.int64(2))) == pytest.approx(0.510825457099338, rel=1e-12)
+    # the gradient keeps the shape it was given and equals −t/(y + δ)
+    loss = sl.CrossEntropyError()
+    loss.forward(np.array(y), np.array(t))
+    g = loss.backward()
+    assert g.shape == (10,) and g[2] == pytest.approx(-1 / (0.6 + 1e-7), rel=1e-12) and g[0] == 0
+    # index targets still mean indices when they have one dimension fewer than y
+    assert float(sl.cross_entropy_error(np.array([y, y_bad]), np.array([2, 2]))) == pytest.approx(
+        (0.510825457099338 + 2.302584092994546) / 2, rel=1e-12
+    )

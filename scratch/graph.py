@@ -13,8 +13,9 @@ reverse, so each node's gradient is complete before it is passed on.
 Gradients of leaves accumulate across ``backward()`` calls, like torch's leaf
 tensors; interior nodes are reset at the start of each call and show the
 gradient of the latest pass. Where torch returns ``inf``/``nan`` (log of a
-non-positive number, division by zero) this class raises instead, so no NaN
-is ever produced silently.
+non-positive number, division by zero, ``exp(1000)``, ``inf − inf``) this class
+raises instead: every value and every gradient is a finite float, so no NaN is
+ever produced silently.
 
 Example (the CS231n sigmoid neuron)::
 
@@ -56,6 +57,17 @@ def _pow(base: float, exponent: float) -> float:
         return math.inf
 
 
+def _not_finite(value: float, children: tuple, op: str) -> None:
+    """Raise for an inf/NaN value: a leaf given one, or an operation whose result overflowed."""
+    if not op:
+        raise ValueError(f"Value: expected a finite real number, got {value!r}")
+    operands = ", ".join(repr(c.data) for c in children)
+    raise OverflowError(
+        f"Value {op}({operands}) = {value!r} is not a finite float (float64 ends near 1.8e308); "
+        "torch would carry inf/nan on silently"
+    )
+
+
 class Value:
     """A scalar node: ``data`` (its value), ``grad`` (∂output/∂self after ``backward``)."""
 
@@ -63,6 +75,8 @@ class Value:
 
     def __init__(self, data: Any, _children: Iterable["Value"] = (), _op: str = "") -> None:
         self.data = _as_number(data, "Value")
+        if not math.isfinite(self.data):
+            _not_finite(self.data, tuple(_children), _op)
         self.grad = 0.0
         self._prev = tuple(_children)
         self._op = _op
@@ -230,6 +244,11 @@ class Value:
         self.grad += 1.0
         for node in reversed(order):
             node._backward()
+            if not math.isfinite(node.grad):
+                raise OverflowError(
+                    f"Value.backward: the gradient reaching a {node._op or 'leaf'} node "
+                    f"(data {node.data!r}) is {node.grad!r}, not a finite float"
+                )
 
     def __repr__(self) -> str:
         return f"Value(data={self.data!r}, grad={self.grad!r})"

@@ -42,20 +42,34 @@ BCE_GRAD_EPSILON = float(np.float32(1e-12))
 CROSS_ENTROPY_ERROR_DELTA = 1e-7
 
 
+def _book_array(x: Any) -> np.ndarray:
+    """Lists and integer or boolean arrays as float64, NumPy's default float.
+
+    The book types its examples verbatim (``softmax(np.array([1010, 1000, 990]))``,
+    one-hot targets ``[0, 0, 1, 0]``), and NumPy computes ``np.exp`` of an integer
+    array in float64; the book's functions accept such input the same way.
+    """
+    arr = np.asarray(x)
+    return arr.astype(np.float64) if arr.dtype.kind in "iub" else arr
+
+
 # -- softmax -----------------------------------------------------------------
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """softmax(x)ᵢ = e^{xᵢ − m} / Σⱼ e^{xⱼ − m} with m = max x along ``axis``.
 
-    Subtracting m leaves the value unchanged and keeps every exponent ≤ 0.
+    Subtracting m leaves the value unchanged and keeps every exponent ≤ 0:
+    ``softmax(np.array([1010, 1000, 990]))`` gives the book's
+    [9.9995e-01, 4.5398e-05, 2.0611e-09] where e^1010 alone would overflow.
+    Integer input is computed in float64, as NumPy (and the book) do.
     """
-    x = as_float_array(x, "softmax input")
+    x = as_float_array(_book_array(x), "softmax input")
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """log softmax(x) = (x − m) − log Σⱼ e^{xⱼ − m}: finite for logits of ±1e4."""
-    x = as_float_array(x, "log_softmax input")
+    x = as_float_array(_book_array(x), "log_softmax input")
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -160,6 +174,15 @@ def _float_target(target: Any, x: np.ndarray, owner: str) -> np.ndarray:
         )
     _finite(t, f"{owner} target")
     return t
+
+
+def _book_target(target: Any, y: np.ndarray, owner: str) -> np.ndarray:
+    """The book's target: a one-hot or probability array of y's shape; integer one-hot
+    labels (``[0, 0, 1, 0]``) are taken as values, in y's dtype."""
+    t = np.asarray(target)
+    if t.dtype.kind in "iub" and t.shape == y.shape:
+        t = t.astype(y.dtype)
+    return _float_target(t, y, owner)
 
 
 def _float_input(x: Any, owner: str) -> np.ndarray:
@@ -383,6 +406,7 @@ class SumSquaredError(_Loss):
 
     Default reduction 'sum' (the book's E); 'mean' divides by the element count,
     'none' returns ½(y − t)² elementwise. ∂E/∂y = y − t: the ½ cancels the square's 2.
+    y and t of any equal shape; integer one-hot t is read as values, as in the book.
     """
 
     def __init__(self, *, reduction: str = "sum") -> None:
@@ -390,8 +414,8 @@ class SumSquaredError(_Loss):
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
         name = type(self).__name__
-        y = _float_input(input, name)
-        t = _float_target(target, y, name)
+        y = _float_input(_book_array(input), name)
+        t = _book_target(target, y, name)
         self._diff = y - t
         return self._reduce(0.5 * self._diff * self._diff, y.dtype)
 
@@ -402,29 +426,36 @@ class SumSquaredError(_Loss):
 class CrossEntropyError(_Loss):
     """The book's cross-entropy error on probabilities: E = −(1/N) Σₙ Σ_c t_nc log(y_nc + δ), δ = 1e-7.
 
-    input y (N, C) probabilities (a softmax output); target one-hot or
-    probabilities t (N, C) of y's dtype, or class indices (N,) as in the book's
-    second version. The δ keeps log(0) finite (E ≤ −log δ ≈ 16.1 per sample).
-    'mean' is the book's batch mean (divides by N), 'none' gives (N,).
+    input y (N, C) probabilities (a softmax output), or one sample (C,) as the
+    book's first version takes it; target of y's shape, one-hot (integer or
+    float) or probabilities, or class indices (N,) (a scalar index for one
+    sample) as in the book's second version. An integer target is read as
+    class indices only when it has one dimension fewer than y, so a one-hot
+    ``t[None]`` beside ``y[None]`` stays one-hot. The δ keeps log(0) finite
+    (E ≤ −log δ ≈ 16.1 per sample). 'mean' is the book's batch mean (divides
+    by N), 'none' gives (N,) ((1,) for one sample).
 
     ∂E/∂y_nc = −t_nc / (y_nc + δ).
     """
 
     def forward(self, input: np.ndarray, target: np.ndarray) -> np.ndarray:
         name = type(self).__name__
-        y = _float_input(input, name)
+        y = _float_input(_book_array(input), name)
+        t = np.asarray(target)
+        self._input_shape = y.shape
+        if y.ndim == 1:  # the book's single sample: y.reshape(1, y.size), t likewise
+            y, t = y[None], (t[None] if t.ndim == 1 else t.reshape(1))
         if y.ndim != 2:
             raise ValueError(
-                f"{name}: expected probabilities of shape (N, C), got {y.shape} "
-                "(write y[None] for a single sample)"
+                f"{name}: expected probabilities of shape (N, C) or one sample (C,), got {y.shape}"
             )
         _in_unit_interval(y, f"{name} input")
         n, c = y.shape
-        t = np.asarray(target)
-        if t.dtype.kind in "iu":
+        if t.dtype.kind in "iu" and t.ndim == 1:
             if t.shape != (n,):
                 raise ValueError(
-                    f"{name}: class-index target must have shape (N,) = ({n},) for input {y.shape}, got {t.shape}"
+                    f"{name}: class-index target must have shape (N,) = ({n},) for input {y.shape}, "
+                    f"got {t.shape} (a one-hot target has the input's shape)"
                 )
             bad = (t < 0) | (t >= c)
             if bad.any():
@@ -434,7 +465,7 @@ class CrossEntropyError(_Loss):
                 )
             t = np.eye(c, dtype=y.dtype)[t]
         else:
-            t = _float_target(t, y, name)
+            t = _book_target(t, y, name)
         self._y, self._t = y, t
         per = -(t * np.log(y + CROSS_ENTROPY_ERROR_DELTA)).sum(axis=1)
         return self._reduce(per, y.dtype)
@@ -443,7 +474,7 @@ class CrossEntropyError(_Loss):
         w = self._upstream(dout)
         y, t = self._y, self._t
         grad = -t / (y + CROSS_ENTROPY_ERROR_DELTA)  # −t/(y + δ)
-        return grad * np.reshape(w, (-1, 1) if w.ndim else ())
+        return (grad * np.reshape(w, (-1, 1) if w.ndim else ())).reshape(self._input_shape)
 
 
 # -- functional forms (values only) ------------------------------------------

@@ -15,7 +15,7 @@ respect to the input and adds the gradients of its own parameters into their
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -46,6 +46,14 @@ def check_shape(x: np.ndarray, expected: tuple, name: str) -> None:
     if not ok:
         shown = "(" + ", ".join("N" if e is None else str(e) for e in expected) + ")"
         raise ValueError(f"{name}: expected shape {shown}, got {tuple(x.shape)}")
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as torch's: keys the module has that the state
+    lacked, and keys of the state the module does not have."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class Parameter:
@@ -186,17 +194,20 @@ class Module:
                     out[pre + name] = np.array(b, copy=True)
         return out
 
-    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
-        """Load arrays (or CPU torch tensors) by key; shapes must match exactly.
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Load arrays (or torch tensors) by key; shapes must match exactly.
 
-        Values keep this module's dtype, like torch's ``copy_`` semantics.
+        Values keep this module's dtype, like torch's ``copy_`` semantics. As in
+        torch, ``strict=True`` raises ``RuntimeError`` when keys differ, and the
+        missing and unexpected keys are returned either way.
         """
         own = self.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):
-            raise KeyError(
-                f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}: "
+                f"missing keys {missing}, unexpected keys {unexpected}"
             )
         for mod_name, mod in self.named_modules():
             pre = f"{mod_name}." if mod_name else ""
@@ -218,6 +229,7 @@ class Module:
                             f"{np.shape(b)}, got {value.shape}"
                         )
                     mod.register_buffer(name, value.astype(np.asarray(b).dtype, copy=True))
+        return IncompatibleKeys(missing, unexpected)
 
     def to(self, dtype: Any) -> "Module":
         """Cast every floating parameter and buffer to ``dtype`` (like ``module.to(dtype)``)."""

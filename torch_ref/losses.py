@@ -61,10 +61,16 @@ def sum_squared_error(input: torch.Tensor, target: torch.Tensor, *, reduction: s
 def cross_entropy_error(input: torch.Tensor, target: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """−Σ_c t_nc log(y_nc + 1e-7) per sample, reduced ('mean' = the book's batch mean).
 
-    ``target`` is one-hot/probabilities (N, C) or class indices (N,).
+    ``target`` is one-hot/probabilities of the input's shape (integer one-hot too)
+    or class indices (N,); a single sample (C,) is taken as a batch of one.
     """
+    if input.dim() == 1:
+        input, target = input[None], (target[None] if target.dim() == 1 else target.reshape(1))
     if not torch.is_floating_point(target):
-        target = torch.nn.functional.one_hot(target.long(), input.shape[1]).to(input.dtype)
+        if target.shape == input.shape:
+            target = target.to(input.dtype)
+        else:
+            target = torch.nn.functional.one_hot(target.long(), input.shape[1]).to(input.dtype)
     per = -(target * torch.log(input + CROSS_ENTROPY_ERROR_DELTA)).sum(dim=1)
     return _reduce(per, reduction)
 

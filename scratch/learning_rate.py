@@ -1,7 +1,7 @@
 """The learning-rate study by hand: one linear model, three rates, three fates.
 
 Full-batch gradient descent (``SGD``) on the mean squared error of a linear
-regression (``nnlab.learning_rate`` explains the 2/λ_max threshold). A rate
+regression (``nnlab.common.learning_rate`` explains the 2/λ_max threshold). A rate
 far above it makes the loss overflow; that is *detected* — the run stops at
 the first non-finite loss and is reported as diverged — and never raises or
 warns (NumPy's overflow warnings are silenced just for the training loop).
@@ -14,8 +14,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from nnlab.data_synthetic import linear_regression
-from nnlab.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, LossCurve
+from nnlab.common.synthetic_data import linear_regression
+from nnlab.common.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, LossCurve
 from scratch.layers import Linear
 from scratch.losses import MSELoss
 from scratch.optim import SGD

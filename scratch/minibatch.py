@@ -4,7 +4,7 @@ Seed ideas: the loss of a mini-batch is the *mean* of its per-sample losses,
 L_B = (1/|B|) Σ_{n∈B} ℓₙ, so its gradient is an unbiased estimate of the full
 gradient and the learning rate does not depend on the batch size; an epoch
 visits every sample once, in an order drawn from a seeded generator
-(``nnlab.batches``) that the torch twin shares, so both see identical batches.
+(``nnlab.common.batches``) that the torch twin shares, so both see identical batches.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nnlab.batches import iterate_minibatches
+from nnlab.common.batches import iterate_minibatches
 from scratch.module import Module
 
 

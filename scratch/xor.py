@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nnlab.data_synthetic import truth_table
+from nnlab.common.synthetic_data import truth_table
 from scratch.activations import Sigmoid
 from scratch.layers import Linear, Sequential
 from scratch.losses import BCELoss

@@ -10,7 +10,7 @@ stops at the first inf/NaN loss, which is reported as divergence, not raised).
 
   tensorboard --logdir runs/learning_rate      # then open http://localhost:6006
 
-The library code is nnlab.learning_rate with the twins scratch.learning_rate
+The library code is nnlab.common.learning_rate with the twins scratch.learning_rate
 (NumPy by hand) and torch_ref.learning_rate (torch); this script only parses
 arguments.
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tqdm import tqdm  # noqa: E402
 
-from nnlab.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves  # noqa: E402
+from nnlab.common.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves  # noqa: E402
 from torch_ref.module import load_scratch_state
 
 

@@ -12,8 +12,8 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from nnlab.data_synthetic import linear_regression
-from nnlab.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, LossCurve
+from nnlab.common.synthetic_data import linear_regression
+from nnlab.common.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, LossCurve
 
 
 def initial_model(n_features: int = 3, seed: int = 0, dtype: torch.dtype = torch.float64) -> nn.Linear:

@@ -1,7 +1,7 @@
 """Mini-batch gradient descent with torch: zero_grad, forward, loss, ``loss.backward()``, step.
 
 Same batches as ``scratch.minibatch`` (both slice NumPy arrays with the
-indices of ``nnlab.batches``); each batch becomes tensors with
+indices of ``nnlab.common.batches``); each batch becomes tensors with
 ``torch.from_numpy``.
 """
 
@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from nnlab.batches import iterate_minibatches
+from nnlab.common.batches import iterate_minibatches
 
 
 def train_step(

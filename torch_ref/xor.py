@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nnlab.data_synthetic import truth_table
+from nnlab.common.synthetic_data import truth_table
 
 HAND_SET_WEIGHTS = {
     "0.weight": [[5.0, 5.0], [-7.0, -7.0]],

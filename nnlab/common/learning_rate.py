@@ -1,6 +1,6 @@
 """The learning-rate study's shared parts: the three rates, the verdict on a loss curve, a text table.
 
-Problem: least squares y ≈ Xw + b (``nnlab.data_synthetic.linear_regression``),
+Problem: least squares y ≈ Xw + b (``nnlab.common.synthetic_data.linear_regression``),
 full-batch gradient descent on the mean squared error. Along an eigendirection
 of the Hessian H = (2/N)[X 1]ᵀ[X 1] with eigenvalue λ the error is multiplied
 by (1 − ηλ) every step, so

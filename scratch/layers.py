@@ -5,10 +5,7 @@
 collapses into a single linear map, W = W_k … W_2 W_1 (see
 ``collapse_linear_stack``).
 
-``BatchNorm1d`` / ``BatchNorm2d``: x̂ = (x − μ_B)/√(σ²_B + ε), y = γx̂ + β per
-channel, as ``torch.nn.BatchNormNd``; seed idea: re-centring and re-scaling
-every layer's input keeps activations out of the saturated regions whatever
-the scale of the weights before it.
+The normalization layers live in :mod:`scratch.normalization`.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from scratch.module import Module, Parameter, as_float_array, check_shape
+from scratch.normalization import BatchNorm1d, BatchNorm2d  # noqa: F401  re-exported for existing imports; defined in scratch.normalization
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -184,156 +182,3 @@ def collapse_linear_stack(layers: Iterable[Linear]) -> tuple[np.ndarray, np.ndar
     if W is None:
         raise ValueError("collapse_linear_stack: expected at least one Linear layer, got none")
     return W, b
-
-
-class _BatchNorm(Module):
-    """Batch normalization over every axis but the channel axis 1, as ``torch.nn.BatchNormNd``.
-
-    Per channel c, over the m = N·(spatial size) values of a batch:
-
-        μ = (1/m) Σ x,   σ² = (1/m) Σ (x − μ)²   (biased),   x̂ = (x − μ)/√(σ² + ε),
-        y = γ x̂ + β                               (γ = ``weight``, β = ``bias``; affine)
-
-    Training mode normalizes with the batch's μ, σ² and updates the buffers
-    with the *unbiased* variance m/(m−1)·σ²:
-
-        running_mean ← (1−p) running_mean + p μ,  running_var ← (1−p) running_var + p m σ²/(m−1),
-
-    p = ``momentum`` (0.1), or 1/``num_batches_tracked`` when ``momentum=None``
-    (a cumulative average). Eval mode normalizes with the running buffers;
-    without ``track_running_stats`` it uses the batch statistics in both modes.
-
-    Backward with batch statistics, the compact closed form (σ̂ = √(σ²+ε)):
-
-        dγ = Σ dy·x̂,   dβ = Σ dy,   dx = (1/m)·γ/σ̂·(m·dy − Σ dy − x̂·Σ(dy·x̂)),
-
-    the last two terms being the paths through μ and σ². With running
-    statistics μ and σ² are constants and dx = γ·dy/√(running_var + ε).
-    """
-
-    _expected_ndim: tuple[int, ...] = ()
-
-    def __init__(
-        self,
-        num_features: int,
-        eps: float = 1e-5,
-        momentum: float | None = 0.1,
-        affine: bool = True,
-        track_running_stats: bool = True,
-        dtype: Any = np.float32,
-    ) -> None:
-        super().__init__()
-        if num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = momentum
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
-        if self.affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dtype))  # torch: init.ones_
-            self.bias = Parameter(np.zeros(num_features, dtype=dtype))  # torch: init.zeros_
-        else:
-            self.weight = self.bias = None
-        if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        else:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                self.register_buffer(name, None)
-        self._cache: tuple | None = None
-
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(x, f"{type(self).__name__} input")
-        if x.ndim not in self._expected_ndim:
-            dims = " or ".join(f"{d}D" for d in self._expected_ndim)
-            raise ValueError(f"{type(self).__name__}: expected {dims} input (got {x.ndim}D input)")
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{type(self).__name__}: expected {self.num_features} channels on axis 1, "
-                f"got input of shape {tuple(x.shape)}"
-            )
-        own = self.weight.data if self.affine else self.running_mean
-        if own is not None and x.dtype != own.dtype:
-            raise TypeError(
-                f"{type(self).__name__}: input dtype {x.dtype} does not match the layer's "
-                f"{own.dtype}; cast one of them (e.g. layer.to(np.{x.dtype}))"
-            )
-        return x
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_input(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over (N, C, …)
-        m = x.size // self.num_features
-        use_batch_stats = self.training or not self.track_running_stats
-        if use_batch_stats:
-            if m == 1:
-                raise ValueError(
-                    f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}"
-                )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(bshape)
-            var = (xc * xc).mean(axis=axes)  # biased: divides by m
-            if self.training and self.track_running_stats:
-                self.num_batches_tracked = self.num_batches_tracked + 1  # a registered buffer: __setattr__ keeps it one
-                p = (
-                    1.0 / float(self.num_batches_tracked)
-                    if self.momentum is None
-                    else self.momentum
-                )
-                unbiased = var * (m / (m - 1))
-                self.running_mean[...] = p * mean + (1 - p) * self.running_mean
-                self.running_var[...] = p * unbiased + (1 - p) * self.running_var
-        else:
-            xc = x - self.running_mean.reshape(bshape)
-            var = self.running_var
-        invstd = 1.0 / np.sqrt(var + self.eps)
-        x_hat = xc * invstd.reshape(bshape)
-        self._cache = (x_hat, invstd, use_batch_stats, axes, bshape, m)
-        if not self.affine:
-            return x_hat
-        return x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
-
-    def backward(self, dout: np.ndarray) -> np.ndarray:
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        x_hat, invstd, use_batch_stats, axes, bshape, m = self._cache
-        dout = np.asarray(dout)
-        if dout.shape != x_hat.shape:
-            raise ValueError(
-                f"{type(self).__name__}.backward: expected dout of shape {x_hat.shape}, got {dout.shape}"
-            )
-        dgamma = (dout * x_hat).sum(axis=axes)  # dL/dγ = Σ dy·x̂
-        dbeta = dout.sum(axis=axes)  # dL/dβ = Σ dy
-        if self.affine:
-            self.weight.accumulate_grad(dgamma)
-            self.bias.accumulate_grad(dbeta)
-            scale = self.weight.data * invstd  # γ/σ̂
-        else:
-            scale = invstd
-        if not use_batch_stats:
-            return dout * scale.reshape(bshape)  # dx = γ dy / √(running_var + ε)
-        # dx = (1/m)·γ/σ̂·(m·dy − Σdy − x̂·Σ(dy·x̂))
-        return (scale / m).reshape(bshape) * (
-            m * dout - dbeta.reshape(bshape) - x_hat * dgamma.reshape(bshape)
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
-        )
-
-
-class BatchNorm1d(_BatchNorm):
-    """Batch norm of (N, C) or (N, C, L) input, statistics per feature C (``torch.nn.BatchNorm1d``)."""
-
-    _expected_ndim = (2, 3)
-
-
-class BatchNorm2d(_BatchNorm):
-    """Batch norm of (N, C, H, W) input, statistics per channel over N·H·W (``torch.nn.BatchNorm2d``)."""
-
-    _expected_ndim = (4,)

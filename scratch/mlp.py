@@ -22,7 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 import scratch.activations as act
-from scratch.layers import BatchNorm1d, Linear, Sequential, _rng
+from scratch.layers import Linear, Sequential, _rng
+from scratch.normalization import BatchNorm1d
 
 ACTIVATIONS = {
     "sigmoid": act.Sigmoid,

@@ -1,15 +1,16 @@
 """Linear layer and Sequential with torch.nn: the reference the scratch twin must match.
 
 ``torch.nn.Linear`` stores ``weight`` as (out, in) and initializes
-W, b ~ U(−1/√in, 1/√in); autograd supplies the backward. ``BatchNorm1d`` /
-``BatchNorm2d`` are torch's own (biased batch variance to normalize, unbiased
-for the running buffers, momentum 0.1, eps 1e-5).
+W, b ~ U(−1/√in, 1/√in); autograd supplies the backward. The normalization
+layers live in :mod:`torch_ref.normalization`.
 """
 
 from __future__ import annotations
 
 import torch
-from torch.nn import BatchNorm1d, BatchNorm2d, Flatten, Linear, Sequential
+from torch.nn import Flatten, Linear, Sequential
+
+from torch_ref.normalization import BatchNorm1d, BatchNorm2d  # noqa: F401  re-exported for existing imports; defined in torch_ref.normalization
 
 __all__ = ["Linear", "Flatten", "Sequential", "BatchNorm1d", "BatchNorm2d", "collapse_linear_stack"]
 

@@ -1,0 +1,283 @@
+"""Normalization layers by hand: BatchNorm1d/2d (statistics per channel over the batch)
+and LayerNorm (statistics per sample over its trailing dimensions).
+
+``BatchNorm1d`` / ``BatchNorm2d``: x̂ = (x − μ_B)/√(σ²_B + ε), y = γx̂ + β per
+channel, as ``torch.nn.BatchNormNd``; seed idea: re-centring and re-scaling
+every layer's input keeps activations out of the saturated regions whatever
+the scale of the weights before it.
+
+``LayerNorm``: the same normalization, but over the features of each sample
+instead of over the batch, as ``torch.nn.LayerNorm``; seed idea: a sample's
+output does not depend on the other samples, so training and eval compute the
+same function, a batch of one is fine, and no running statistics are kept.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from scratch.module import Module, Parameter, as_float_array
+
+
+class _BatchNorm(Module):
+    """Batch normalization over every axis but the channel axis 1, as ``torch.nn.BatchNormNd``.
+
+    Per channel c, over the m = N·(spatial size) values of a batch:
+
+        μ = (1/m) Σ x,   σ² = (1/m) Σ (x − μ)²   (biased),   x̂ = (x − μ)/√(σ² + ε),
+        y = γ x̂ + β                               (γ = ``weight``, β = ``bias``; affine)
+
+    Training mode normalizes with the batch's μ, σ² and updates the buffers
+    with the *unbiased* variance m/(m−1)·σ²:
+
+        running_mean ← (1−p) running_mean + p μ,  running_var ← (1−p) running_var + p m σ²/(m−1),
+
+    p = ``momentum`` (0.1), or 1/``num_batches_tracked`` when ``momentum=None``
+    (a cumulative average). Eval mode normalizes with the running buffers;
+    without ``track_running_stats`` it uses the batch statistics in both modes.
+
+    Backward with batch statistics, the compact closed form (σ̂ = √(σ²+ε)):
+
+        dγ = Σ dy·x̂,   dβ = Σ dy,   dx = (1/m)·γ/σ̂·(m·dy − Σ dy − x̂·Σ(dy·x̂)),
+
+    the last two terms being the paths through μ and σ². With running
+    statistics μ and σ² are constants and dx = γ·dy/√(running_var + ε).
+    """
+
+    _expected_ndim: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        if num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        if self.affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype))  # torch: init.ones_
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype))  # torch: init.zeros_
+        else:
+            self.weight = self.bias = None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+        self._cache: tuple | None = None
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, f"{type(self).__name__} input")
+        if x.ndim not in self._expected_ndim:
+            dims = " or ".join(f"{d}D" for d in self._expected_ndim)
+            raise ValueError(f"{type(self).__name__}: expected {dims} input (got {x.ndim}D input)")
+        if x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{type(self).__name__}: expected {self.num_features} channels on axis 1, "
+                f"got input of shape {tuple(x.shape)}"
+            )
+        own = self.weight.data if self.affine else self.running_mean
+        if own is not None and x.dtype != own.dtype:
+            raise TypeError(
+                f"{type(self).__name__}: input dtype {x.dtype} does not match the layer's "
+                f"{own.dtype}; cast one of them (e.g. layer.to(np.{x.dtype}))"
+            )
+        return x
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over (N, C, …)
+        m = x.size // self.num_features
+        use_batch_stats = self.training or not self.track_running_stats
+        if use_batch_stats:
+            if m == 1:
+                raise ValueError(
+                    f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}"
+                )
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(bshape)
+            var = (xc * xc).mean(axis=axes)  # biased: divides by m
+            if self.training and self.track_running_stats:
+                self.num_batches_tracked = self.num_batches_tracked + 1  # a registered buffer: __setattr__ keeps it one
+                p = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None
+                    else self.momentum
+                )
+                unbiased = var * (m / (m - 1))
+                self.running_mean[...] = p * mean + (1 - p) * self.running_mean
+                self.running_var[...] = p * unbiased + (1 - p) * self.running_var
+        else:
+            xc = x - self.running_mean.reshape(bshape)
+            var = self.running_var
+        invstd = 1.0 / np.sqrt(var + self.eps)
+        x_hat = xc * invstd.reshape(bshape)
+        self._cache = (x_hat, invstd, use_batch_stats, axes, bshape, m)
+        if not self.affine:
+            return x_hat
+        return x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        x_hat, invstd, use_batch_stats, axes, bshape, m = self._cache
+        dout = np.asarray(dout)
+        if dout.shape != x_hat.shape:
+            raise ValueError(
+                f"{type(self).__name__}.backward: expected dout of shape {x_hat.shape}, got {dout.shape}"
+            )
+        dgamma = (dout * x_hat).sum(axis=axes)  # dL/dγ = Σ dy·x̂
+        dbeta = dout.sum(axis=axes)  # dL/dβ = Σ dy
+        if self.affine:
+            self.weight.accumulate_grad(dgamma)
+            self.bias.accumulate_grad(dbeta)
+            scale = self.weight.data * invstd  # γ/σ̂
+        else:
+            scale = invstd
+        if not use_batch_stats:
+            return dout * scale.reshape(bshape)  # dx = γ dy / √(running_var + ε)
+        # dx = (1/m)·γ/σ̂·(m·dy − Σdy − x̂·Σ(dy·x̂))
+        return (scale / m).reshape(bshape) * (
+            m * dout - dbeta.reshape(bshape) - x_hat * dgamma.reshape(bshape)
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm of (N, C) or (N, C, L) input, statistics per feature C (``torch.nn.BatchNorm1d``)."""
+
+    _expected_ndim = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm of (N, C, H, W) input, statistics per channel over N·H·W (``torch.nn.BatchNorm2d``)."""
+
+    _expected_ndim = (4,)
+
+
+class LayerNorm(Module):
+    """Layer normalization over the trailing dimensions ``normalized_shape``, as ``torch.nn.LayerNorm``.
+
+    For x of shape (*, *normalized_shape), per sample (every leading index), over its
+    M = Π normalized_shape values:
+
+        μ = (1/M) Σ x,   σ² = (1/M) Σ (x − μ)²   (biased),   x̂ = (x − μ)/√(σ² + ε),
+        y = γ ⊙ x̂ + β                             (γ = ``weight``, β = ``bias``, shape normalized_shape)
+
+    ``elementwise_affine=False`` drops γ and β; ``bias=False`` drops β only.
+    Training and eval modes compute the same thing: no running statistics.
+
+    Backward, the compact closed form (σ̂ = √(σ²+ε), g = γ ⊙ dy, Σ over one sample's M values):
+
+        dγ = Σ_samples dy ⊙ x̂,   dβ = Σ_samples dy,   dx = (1/M)·(1/σ̂)·(M·g − Σ g − x̂·Σ(g ⊙ x̂)),
+
+    the last two terms being the paths through μ and σ². With γ = 1 (the initial
+    value) and an all-ones dy, g is constant, Σ x̂ = 0, so the true dx is 0: an
+    all-ones upstream gradient then cannot tell a backward that drops those
+    paths' x̂ term from the right one.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        what = "LayerNorm: normalized_shape must be a positive int or a non-empty sequence of positive ints"
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
+        if not isinstance(shape, Sequence) or not all(isinstance(d, numbers.Integral) for d in shape):
+            raise TypeError(f"{what}, got {normalized_shape!r}")
+        if not shape or min(shape) <= 0:
+            raise ValueError(f"{what}, got {normalized_shape!r}")
+        self.normalized_shape = tuple(int(d) for d in shape)
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))  # torch: init.ones_
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if bias else None
+        else:
+            self.weight = self.bias = None
+        self._cache: tuple | None = None
+
+    def _check_input(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, "LayerNorm input")
+        k = len(self.normalized_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k :]) != self.normalized_shape:
+            shape = ", ".join(str(d) for d in self.normalized_shape)
+            raise ValueError(
+                f"LayerNorm: given normalized_shape={list(self.normalized_shape)}, expected input "
+                f"with shape (*, {shape}), but got input of shape {tuple(x.shape)}"
+            )
+        if self.weight is not None and x.dtype != self.weight.dtype:
+            raise TypeError(
+                f"LayerNorm: input dtype {x.dtype} does not match the layer's {self.weight.dtype}; "
+                f"cast one of them (e.g. layer.to(np.{x.dtype}))"
+            )
+        return x
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = self._check_input(x)
+        k = len(self.normalized_shape)
+        axes = tuple(range(x.ndim - k, x.ndim))  # the normalized dims of each sample
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)  # biased: divides by M
+        invstd = 1.0 / np.sqrt(var + self.eps)
+        x_hat = xc * invstd
+        self._cache = (x_hat, invstd, axes)
+        if self.weight is None:
+            return x_hat
+        y = x_hat * self.weight.data
+        if self.bias is not None:
+            y += self.bias.data  # y is a fresh product
+        return y
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self._cache is None:
+            raise RuntimeError("LayerNorm.backward called before forward")
+        x_hat, invstd, axes = self._cache
+        dout = np.asarray(dout)
+        if dout.shape != x_hat.shape:
+            raise ValueError(f"LayerNorm.backward: expected dout of shape {x_hat.shape}, got {dout.shape}")
+        batch_axes = tuple(range(x_hat.ndim - len(axes)))
+        if self.weight is not None:
+            self.weight.accumulate_grad((dout * x_hat).sum(axis=batch_axes), fresh=True)  # dL/dγ = Σ dy·x̂
+            if self.bias is not None:
+                self.bias.accumulate_grad(dout.sum(axis=batch_axes), fresh=True)  # dL/dβ = Σ dy
+            g = dout * self.weight.data  # g = γ ⊙ dy
+        else:
+            g = dout
+        m = int(np.prod(self.normalized_shape))
+        # dx = (1/M)·(1/σ̂)·(M·g − Σg − x̂·Σ(g·x̂))
+        return (invstd / m) * (
+            m * g - g.sum(axis=axes, keepdims=True) - x_hat * (g * x_hat).sum(axis=axes, keepdims=True)
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )

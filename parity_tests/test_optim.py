@@ -24,6 +24,8 @@ CONFIGS = {
     "Adam": ("Adam", dict(lr=0.01, weight_decay=0.01)),
     "Adam amsgrad": ("Adam", dict(lr=0.01, betas=(0.8, 0.95), amsgrad=True)),
     "AdamW": ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    "Adagrad": ("Adagrad", dict(lr=0.1)),
+    "Adagrad decay": ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1, eps=1e-8)),
 }
 #: State each torch optimizer keeps per parameter, for the configurations above.
 STATE_KEYS = {
@@ -37,6 +39,8 @@ STATE_KEYS = {
     "Adam": {"step", "exp_avg", "exp_avg_sq"},
     "Adam amsgrad": {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
     "AdamW": {"step", "exp_avg", "exp_avg_sq"},
+    "Adagrad": {"step", "sum"},
+    "Adagrad decay": {"step", "sum"},
 }
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
@@ -141,7 +145,7 @@ def test_state_dict_layout_and_resume(config):
 
 
 def test_same_defaults_as_torch():
-    for name in ("SGD", "RMSprop", "Adam", "AdamW"):
+    for name in ("SGD", "RMSprop", "Adam", "AdamW", "Adagrad"):
         ours = inspect.signature(getattr(so, name)).parameters
         theirs = inspect.signature(getattr(torch.optim, name)).parameters
         for arg, p in ours.items():
@@ -177,6 +181,48 @@ def test_known_values():
     p.grad = np.array([0.0])
     so.AdamW([p], lr=0.1, weight_decay=0.5).step()
     np.testing.assert_allclose(p.data, [2.0 * (1 - 0.05)])
+
+
+def test_adagrad_known_values_and_state_from_construction():
+    """Adagrad keeps state for every parameter from construction on, as torch does; its first step
+    moves each coordinate by ≈ γ·sign(g) (s = g²), and the t-th by γ/(1 + (t−1)·lr_decay)·g/(√s + ε)."""
+    p, q = Parameter(np.zeros(3)), Parameter(np.ones(2))
+    opt = so.Adagrad([p, q], lr=0.1, lr_decay=0.5, initial_accumulator_value=0.25)
+    topt = to.Adagrad([torch.nn.Parameter(torch.zeros(3, dtype=torch.float64)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))],
+                      lr=0.1, lr_decay=0.5, initial_accumulator_value=0.25)
+    compare_state("Adagrad before any step", opt, topt, rtol=0, atol=0)
+    np.testing.assert_array_equal(opt.state[q]["sum"], [0.25, 0.25])
+    g = np.array([3.0, -4.0, 1e-12])
+    for t in (1, 2, 3):
+        before = p.data.copy()
+        p.grad = g.copy()
+        opt.step()  # q has no gradient: skipped, its state untouched
+        s = 0.25 + t * g**2
+        np.testing.assert_allclose(p.data - before, -0.1 / (1 + (t - 1) * 0.5) * g / (np.sqrt(s) + 1e-10), rtol=1e-14)
+    assert opt.state[p]["step"] == 3.0 and opt.state[q]["step"] == 0.0
+    p = Parameter(np.zeros(2))
+    p.grad = np.array([5.0, -1e-3])
+    so.Adagrad([p], lr=0.1).step()
+    np.testing.assert_allclose(p.data, [-0.1, 0.1], rtol=1e-6)  # ≈ −γ·sign(g), whatever |g| is (ε: 1e-7 off)
+
+
+def test_load_state_dict_restores_every_group_option_but_torchs_device_switches():
+    """torch's load_state_dict replaces whole groups, so options a scheduler keeps there (initial_lr,
+    max_lr …) come back; from a torch state_dict, foreach/fused/capturable/differentiable do not."""
+    p = Parameter(np.ones(2))
+    opt = so.SGD([p], lr=0.1, momentum=0.9)
+    opt.param_groups[0].update(initial_lr=0.5, max_lr=1.0)
+    fresh = so.SGD([Parameter(np.ones(2))], lr=0.3)
+    fresh.load_state_dict(opt.state_dict())
+    assert fresh.param_groups[0]["initial_lr"] == 0.5 and fresh.param_groups[0]["max_lr"] == 1.0
+    assert fresh.param_groups[0]["lr"] == 0.1 and fresh.param_groups[0]["momentum"] == 0.9
+    t = torch.optim.Adam([torch.nn.Parameter(torch.ones(2))], lr=0.01)
+    t.param_groups[0]["initial_lr"] = 0.02
+    fresh = so.Adam([Parameter(np.ones(2))])
+    fresh.load_state_dict(t.state_dict())
+    assert fresh.param_groups[0]["initial_lr"] == 0.02
+    assert not set(so.TORCH_ONLY_OPTIONS) & set(fresh.param_groups[0])
+    assert set(so.TORCH_ONLY_OPTIONS) <= set(t.param_groups[0])
 
 
 def test_zero_grad_param_groups_and_maximize():
@@ -219,6 +265,11 @@ BAD = [
     ("SGD", dict(weight_decay=-1.0), "Invalid weight_decay value: -1.0"),
     ("SGD", dict(momentum=-0.9), "Invalid momentum value: -0.9"),
     ("SGD", dict(lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    ("Adagrad", dict(lr=-0.01), "Invalid learning rate: -0.01"),
+    ("Adagrad", dict(lr_decay=-1e-3), "Invalid lr_decay value: -0.001"),
+    ("Adagrad", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0), "Invalid initial_accumulator_value value: -1.0"),
+    ("Adagrad", dict(eps=-1e-10), "Invalid epsilon value: -1e-10"),
 ]
 
 
@@ -238,7 +289,7 @@ def test_nan_lr_rejected_even_for_sgd():
 
 
 def test_empty_and_wrong_parameter_lists():
-    for cls in (so.SGD, so.RMSprop, so.Adam, so.AdamW):
+    for cls in (so.SGD, so.RMSprop, so.Adam, so.AdamW, so.Adagrad):
         with pytest.raises(ValueError, match="optimizer got an empty parameter list"):
             cls([])
         with pytest.raises(ValueError, match="optimizer got an empty parameter list"):

@@ -56,6 +56,8 @@ NETWORK_FOR = {
     "Adam": ("relu", True),
     "Adam amsgrad": ("tanh", False),
     "AdamW": ("sigmoid", True),
+    "Adagrad": ("relu", False),
+    "Adagrad decay": ("tanh", True),
 }
 
 
@@ -63,7 +65,7 @@ def test_pairing_covers_every_variant():
     assert set(NETWORK_FOR) == set(CONFIGS)
     nets = set(NETWORK_FOR.values())
     assert nets == {(a, bn) for a in ("sigmoid", "relu", "tanh") for bn in (False, True)}
-    for family in ("SGD", "RMSprop", "Adam"):
+    for family in ("SGD", "RMSprop", "Adam", "Adagrad"):
         assert {bn for c, (_, bn) in NETWORK_FOR.items() if c.startswith(family)} == {False, True}
 
 

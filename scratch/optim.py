@@ -5,7 +5,7 @@ objects and, in :meth:`Optimizer.step`, changes their ``.data`` in place from
 their ``.grad``; nothing else ever writes a parameter. Constructor arguments,
 defaults, the order of floating-point operations, the per-parameter state
 (``step``, ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``,
-``square_avg``, ``grad_avg``) and the layout of ``state_dict()`` follow
+``square_avg``, ``grad_avg``, ``sum``) and the layout of ``state_dict()`` follow
 torch 2.x's single-tensor (CPU, ``foreach=False``) implementations, so that a
 scratch run and a torch run from the same weights and gradients agree step by
 step (see ``parity_tests/test_trajectory.py``).
@@ -22,6 +22,7 @@ step count starting at 1. The updates, exactly as written in each ``step``:
             v ← β₂v + (1−β₂)g²;  v̂max ← max(v̂max, v) (amsgrad);
             θ ← θ − (γ/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε):
             eps is added *outside* the square root, *after* bias correction.
+- Adagrad:  g ← g + λθ;  γₜ = γ/(1 + (t−1)·lr_decay);  s ← s + g²;  θ ← θ − γₜ g/(√s + ε).
 
 Not carried over from torch: ``foreach``, ``fused``, ``capturable`` and
 ``differentiable`` (device and autograd switches with no NumPy meaning), and
@@ -40,7 +41,10 @@ import numpy as np
 
 from scratch.module import Parameter
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad"]
+
+#: Group options torch keeps that have no NumPy meaning: a torch state_dict's values for them are not loaded.
+TORCH_ONLY_OPTIONS = ("foreach", "fused", "capturable", "differentiable")
 
 
 def _check_nonnegative(value: float, what: str) -> None:
@@ -166,6 +170,7 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
         loss = closure() if closure is not None else None
+        self._opt_called = True  # read by the learning-rate schedulers, as torch's wrapper of step records it
         for group in self.param_groups:
             for p in self._params_with_grad(group):
                 grad = -p.grad if group.get("maximize", False) else p.grad
@@ -205,6 +210,9 @@ class Optimizer:
 
         Also accepts a torch optimizer's ``state_dict()`` (tensors are copied to
         NumPy); arrays are cast to their parameter's dtype, ``step`` to float.
+        Every saved group option is restored, as torch restores them, including
+        those a learning-rate scheduler keeps there (``initial_lr``, ``max_lr`` …),
+        except torch's device switches (:data:`TORCH_ONLY_OPTIONS`).
         """
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
@@ -238,9 +246,9 @@ class Optimizer:
                     entry[name] = arr.astype(p.data.dtype, copy=True)
             new_state[p] = entry
         for own, saved in zip(self.param_groups, saved_groups):
-            for name in self.defaults:
-                if name in saved:
-                    own[name] = copy.deepcopy(_plain(saved[name]))
+            for name, value in saved.items():  # hyper-parameters, and what schedulers added (initial_lr …)
+                if name != "params" and name not in TORCH_ONLY_OPTIONS:
+                    own[name] = copy.deepcopy(_plain(value))
         self.state = new_state
 
     def __repr__(self) -> str:
@@ -508,3 +516,65 @@ class AdamW(Adam):
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True
+
+
+class Adagrad(Optimizer):
+    """Adagrad: per-coordinate step sizes that shrink with the sum of all past squared gradients.
+
+    torch.optim.Adagrad(params, lr=1e-2, lr_decay=0, weight_decay=0,
+    initial_accumulator_value=0, eps=1e-10, *, maximize=False):
+
+        t ← t + 1
+        g ← g + λθ                               (weight_decay λ ≠ 0)
+        γₜ = γ / (1 + (t − 1)·lr_decay)
+        s ← s + g²                               (sum)
+        θ ← θ − γₜ · g / (√s + ε)                (eps outside the root)
+
+    State, created for every parameter at construction as torch does (so a
+    parameter that never gets a gradient still has it): ``step`` = 0 and
+    ``sum`` = ``initial_accumulator_value`` (the constructor's value, also for
+    groups that set their own, as in torch).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value, maximize=maximize,
+        )
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self.state[p] = {"step": 0.0, "sum": np.full_like(p.data, initial_accumulator_value)}
+
+    def _validate(self, group):
+        _check_nonnegative(group["lr"], "learning rate")
+        _check_nonnegative(group["lr_decay"], "lr_decay value")
+        _check_nonnegative(group["weight_decay"], "weight_decay value")
+        _check_nonnegative(group["initial_accumulator_value"], "initial_accumulator_value value")
+        _check_nonnegative(group["eps"], "epsilon value")
+
+    def _update(self, p, grad, state, group):
+        if not state:  # a group added after construction
+            state["step"] = 0.0
+            state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
+        state["step"] += 1
+        wd = group["weight_decay"]
+        if wd != 0:
+            grad = grad + wd * p.data
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+        state_sum = state["sum"]
+        work = self._work(p, 1)[0]
+        state_sum += np.multiply(grad, grad, out=work)  # s ← s + g²
+        std = np.sqrt(state_sum, out=work)
+        std += group["eps"]  # √s + ε
+        p.data += -clr * grad / std  # torch's addcdiv: θ + (−γₜ·g)/std

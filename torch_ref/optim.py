@@ -16,9 +16,9 @@ from typing import Any, Mapping
 
 import numpy as np
 import torch
-from torch.optim import SGD, Adam, AdamW, Optimizer, RMSprop
+from torch.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "state_dict_to_torch", "state_dict_from_torch"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "state_dict_to_torch", "state_dict_from_torch"]
 
 
 def state_dict_to_torch(state: Mapping[str, Any], optimizer: Optimizer) -> dict[str, Any]:

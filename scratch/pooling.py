@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from scratch.conv import _pair
+from scratch.conv import _pair, _workspace
 from scratch.module import Module, as_float_array
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "pool_output_size"]
@@ -130,41 +130,72 @@ class MaxPool2d(_Pool2d):
 
     Backward: dx_k = Σ over the windows whose winner is k of dy (windows may
     overlap). The winner is torch's: the *first* maximum in row-major window
-    order (a later element must be strictly greater to take over) and, where
-    the window holds NaN, the last NaN, as torch's ``val > max || isnan(val)``
-    scan. Only the winners' offsets (one byte each for kernels up to 16x16)
-    are kept for backward.
+    order among the window's input pixels and, where the window holds NaN, the
+    last NaN, as torch's ``val > max || isnan(val)`` scan picks them. Only the
+    winners' offsets (one byte each for kernels up to 16x16) are kept for
+    backward; the window values are gathered into a buffer that the next call
+    reuses.
     """
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        self._windows: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         unbatched = np.ndim(x) == 3
         x, out_hw = self._input(x)
         xp = self._padded(x, out_hw, -np.inf)
-        kk = self.kernel_size[0] * self.kernel_size[1]
-        offsets = self._offsets(out_hw)
-        _, rows, cols = next(offsets)
-        y = xp[:, :, rows, cols].copy()
-        winner = np.zeros(y.shape, dtype=np.min_scalar_type(kk - 1))
-        better = np.empty(y.shape, dtype=bool)
+        offsets = list(self._offsets(out_hw))
+        N, C = x.shape[:2]
+        self._windows = _workspace(self._windows, N, (len(offsets), C) + out_hw, x.dtype)
+        windows = self._windows[:N]  # windows[:, k] = the pixels at offset k of every window
         for k, rows, cols in offsets:
-            v = xp[:, :, rows, cols]
-            np.greater(v, y, out=better)
-            better |= np.isnan(v)  # torch: val > max || isnan(val)
-            np.copyto(y, v, where=better)
-            np.copyto(winner, k, where=better)
+            np.copyto(windows[:, k], xp[:, :, rows, cols])
+        y = windows.max(axis=1)  # NaN propagates, as in torch
+        winner = np.zeros(y.shape, dtype=np.min_scalar_type(len(offsets) - 1))
+        found = np.zeros(y.shape, dtype=bool)
+        hit = np.empty(y.shape, dtype=bool)
+        for k, rows, cols in offsets:  # first offset holding the maximum, input pixels only
+            np.equal(windows[:, k], y, out=hit)
+            if xp is not x:
+                hit &= self._inside(k, x.shape[2:], out_hw)
+            np.logical_and(hit, ~found, out=hit)
+            winner += np.multiply(hit, k, dtype=winner.dtype)
+            found |= hit
+        if not found.all():  # windows whose maximum is NaN: torch keeps the last NaN
+            nan_window = ~found & np.isnan(y)
+            for k, _, _ in offsets:
+                winner[nan_window & np.isnan(windows[:, k])] = k
         self._cache = (x.shape, xp.shape, winner, unbatched)
         return y[0] if unbatched else y
+
+    def _inside(self, k: int, in_hw, out_hw) -> np.ndarray:
+        """(OH, OW) mask: does kernel offset k of window (o, q) fall on an input pixel rather than the −∞ frame?"""
+        ij = divmod(k, self.kernel_size[1])
+        masks = [
+            (p <= o) & (o < p + size)
+            for o, p, size in (
+                (np.arange(n) * s + idx * d, p, size)
+                for n, s, idx, d, p, size in zip(out_hw, self.stride, ij, self.dilation, self.padding, in_hw)
+            )
+        ]
+        return np.logical_and.outer(*masks)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x_shape, xp_shape, winner, unbatched = self._cached()
         dout = self._dout(dout, winner.shape, unbatched)
-        dxp = np.zeros(xp_shape, dtype=dout.dtype)
+        extent = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
+        disjoint = all(s >= e for s, e in zip(self.stride, extent))
+        tiled = disjoint and all(
+            s == e and o * s == size for s, e, o, size in zip(self.stride, extent, winner.shape[2:], xp_shape[2:])
+        )
+        dxp = (np.empty if tiled else np.zeros)(xp_shape, dtype=dout.dtype)  # tiled: every pixel is written below
         for k, rows, cols in self._offsets(winner.shape[2:]):
             dst = dxp[:, :, rows, cols]
-            np.add(dst, dout, out=dst, where=winner == k)  # d max/dx_k = [k won the window]
+            if disjoint:  # each pixel in at most one window: write instead of add
+                np.multiply(dout, winner == k, out=dst)  # d max/dx_k = [k won the window]
+            else:
+                dst += dout * (winner == k)
         (ph, pw), (H, W) = self.padding, x_shape[2:]
         dx = dxp[:, :, ph : ph + H, pw : pw + W]  # gradient that reached the −∞ frame is dropped
         return dx[0] if unbatched else dx

@@ -6,7 +6,9 @@ import torch
 from hypothesis import given, strategies as st
 
 import scratch.dropout as sd
+import scratch.mlp as smlp
 import torch_ref.dropout as td
+import torch_ref.mlp as tmlp
 from parity_tests.harness import DTYPES, assert_parity, compare
 
 #: Output and gradient against torch's: the same products of the same numbers, so 1e-12 in both dtypes.
@@ -180,3 +182,26 @@ def test_bad_input():
     layer.forward(x)
     with pytest.raises(ValueError, match=r"expected dout of shape \(4, 5\), got \(4,\)"):
         layer.backward(np.ones(4, np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mlp_with_layernorm_and_dropout_is_the_same_network_in_both_twins(dtype):
+    """``mlp(..., layernorm=True, dropout=p, dropout_rng=…)``: same layers, same state_dict keys, and with
+    generators seeded alike the same forward and gradients (a fresh mask each forward: no central differences)."""
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    s = smlp.mlp([5, 8, 6, 3], "relu", dtype=dtype, rng=0, layernorm=True, dropout=0.3, dropout_rng=np.random.default_rng(1))
+    t = tmlp.mlp([5, 8, 6, 3], "relu", dtype=tdtype, layernorm=True, dropout=0.3, dropout_rng=np.random.default_rng(1))
+    assert [type(m).__name__ for m in s] == [type(m).__name__ for m in t] == [
+        "Linear", "LayerNorm", "ReLU", "Dropout", "Linear", "LayerNorm", "ReLU", "Dropout", "Linear"]
+    assert list(s.state_dict()) == list(t.state_dict())
+    x = np.random.default_rng(2).standard_normal((7, 5)).astype(dtype)
+    assert_parity("mlp + LayerNorm + Dropout", s, t, [x], check_fd=False)
+    np.testing.assert_array_equal(s[3].last_mask, t[3].last_mask)
+    s.eval(), t.eval()
+    s.zero_grad()
+    assert_parity("mlp + LayerNorm + Dropout, eval", s, t, [x])  # eval: deterministic, so central differences too
+    for build in (smlp.mlp, tmlp.mlp):
+        with pytest.raises(ValueError, match="choose batchnorm or layernorm, not both"):
+            build([4, 3, 2], "relu", True, layernorm=True)
+        with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+            build([4, 3, 2], dropout=1.5)

@@ -192,9 +192,9 @@ class LayerNorm(Module):
         dγ = Σ_samples dy ⊙ x̂,   dβ = Σ_samples dy,   dx = (1/M)·(1/σ̂)·(M·g − Σ g − x̂·Σ(g ⊙ x̂)),
 
     the last two terms being the paths through μ and σ². With γ = 1 (the initial
-    value) and an all-ones dy, g is constant, Σ x̂ = 0, so the true dx is 0: an
-    all-ones upstream gradient then cannot tell a backward that drops those
-    paths' x̂ term from the right one.
+    value) and an all-ones dy, g is constant and Σ x̂ = 0, so the true dx is 0,
+    and so is the dx of a backward that drops the σ² path (the x̂·Σ(g ⊙ x̂)
+    term): an all-ones upstream gradient cannot tell the two apart.
     """
 
     def __init__(

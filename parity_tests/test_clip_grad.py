@@ -1,5 +1,7 @@
 """Gradient clipping: scratch vs torch.nn.utils, total norm returned, gradients clipped in place, errors."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -65,6 +67,13 @@ def test_clip_grad_value_matches_torch(dtype):
         compare("clip_grad_value_(0.5)", f"grad {i}", p.grad, q.grad, rtol=0, atol=0)
         assert np.abs(p.grad).max() <= 0.5
     np.testing.assert_array_equal(sp[1].grad, grads[1])  # already within ±0.5: untouched
+
+
+def test_same_arguments_and_defaults_as_torch():
+    for name in sc.__all__:
+        ours, theirs = inspect.signature(getattr(sc, name)).parameters, inspect.signature(getattr(tc, name)).parameters
+        assert list(ours) == list(theirs), name
+        assert [p.default for p in ours.values()] == [p.default for p in theirs.values()], name
 
 
 def test_clipping_by_norm_keeps_the_direction_and_caps_the_length():

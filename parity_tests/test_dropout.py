@@ -1,5 +1,7 @@
 """Dropout / Dropout2d: exact parity with torch's own masks, keep-rate statistics, eval, shared masks, errors."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -133,6 +135,11 @@ def test_explicit_mask_inplace_and_names():
     assert td.Dropout(0.25, inplace=True)(ta, m) is ta
     for s, t in [(sd.Dropout(0.3), torch.nn.Dropout(0.3)), (sd.Dropout2d(), torch.nn.Dropout2d())]:
         assert repr(s) == repr(t) and list(s.state_dict()) == list(t.state_dict()) == []
+    for name, (scls, tcls, torch_cls) in CLASSES.items():  # torch's (p=0.5, inplace=False), then rng on both twins
+        ours, twin = inspect.signature(scls).parameters, inspect.signature(tcls).parameters
+        assert [(a, p.default) for a, p in ours.items()] == [(a, p.default) for a, p in twin.items()], name
+        assert [(a, p.default) for a, p in inspect.signature(torch_cls).parameters.items()] == [("p", 0.5), ("inplace", False)]
+        assert list(ours)[:2] == ["p", "inplace"] and ours["p"].default == 0.5 and ours["inplace"].default is False
 
 
 def test_dropout2d_follows_torch_for_3d_and_other_inputs():

@@ -4,6 +4,7 @@ The rates are Python floats computed from the optimizer's groups, whatever the
 parameters' dtype; both dtypes train under every scheduler in test_trajectory.py.
 """
 
+import inspect
 import math
 import warnings
 
@@ -123,6 +124,15 @@ def test_rates_over_1000_steps_match_torch_and_resume_across_twins(config):
             worst = max(worst, err)
     assert len(pairs) == 3
     print(f"\n{config}: worst relative error of lr/momentum over {STEPS} steps: {worst:.1e}")
+
+
+def test_same_arguments_and_defaults_as_torch():
+    """Every constructor argument of the scratch twin is torch's, in torch's order, with torch's default."""
+    for name in ss.__all__:
+        ours = list(inspect.signature(getattr(ss, name)).parameters.values())
+        theirs = list(inspect.signature(getattr(ts, name)).parameters.values())
+        assert [p.name for p in ours] == [p.name for p in theirs], name
+        assert [p.default for p in ours] == [p.default for p in theirs], name
 
 
 def test_every_schedule_changes_the_rate():

@@ -1,5 +1,6 @@
 """Normalization: BatchNorm1d / BatchNorm2d in both modes, running buffers, state_dict, errors; LayerNorm over trailing dims."""
 
+import inspect
 import re
 
 import numpy as np
@@ -281,6 +282,8 @@ def test_layernorm_state_dict_keys_round_trip_and_batch_of_one(dtype):
         for k, v in s.state_dict().items():
             np.testing.assert_array_equal(back.state_dict()[k], v)
     assert not list(sn.LayerNorm(3).named_buffers())
+    ours, theirs = inspect.signature(sn.LayerNorm).parameters, inspect.signature(tn.LayerNorm).parameters
+    assert [(a, p.default) for a, p in ours.items()][:4] == [(a, p.default) for a, p in theirs.items()][:4]
 
 
 def test_layernorm_bad_input():

@@ -2,7 +2,7 @@
 
 A scratch MLP and its torch twin start from identical weights (the scratch
 state_dict loaded into torch), take 200 optimizer steps on the same seeded
-mini-batches (``nnlab.batches``), and after *every* step every parameter and
+mini-batches (``nnlab.common.batches``), and after *every* step every parameter and
 every running buffer agrees:
 
 - float64 (the proof): |Δ| ≤ 1e-9·|θ_torch| + 1e-12·max(1, max|θ_torch|);

@@ -16,11 +16,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from nnlab import bench  # noqa: E402
+from nnlab import bench
 
 FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asserted):
   train_step    one training step, scratch time / torch time on the CPU: logistic 30,000->1 and

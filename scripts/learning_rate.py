@@ -20,13 +20,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from nnlab.common.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves  # noqa: E402
+from nnlab.common.learning_rate import DEFAULT_RATES, DEFAULT_STEPS, format_curves
 from torch_ref.module import load_scratch_state
 
 
@@ -61,9 +58,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict[str, list]:
-    import numpy as np
-    import torch
-
     import scratch.learning_rate as S
     import torch_ref.learning_rate as T
 

@@ -27,14 +27,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from nnlab import vanishing as V  # noqa: E402
+from nnlab import vanishing as V
+from nnlab.runtime import DEVICES, resolve_device
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "once training amplifies rounding differences")
     p.add_argument("--impl", nargs="+", choices=V.IMPLEMENTATIONS, default=list(V.IMPLEMENTATIONS),
                    help="which twins to run (default: both)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="device of the torch twin: auto (default) = cuda when available, else cpu; "
                         "the scratch twin always runs on the CPU")
     p.add_argument("--threads", type=int, default=1,
@@ -105,7 +104,7 @@ def configs_from_args(args: argparse.Namespace) -> list[V.MLPConfig]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = V.resolve_device(args.device)
+    device = resolve_device(args.device)
     logdir = args.logdir or Path("runs") / f"vanishing-{datetime.now():%Y%m%d-%H%M%S}"
     out = args.out or logdir
     settings = V.StudySettings(
@@ -117,11 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     task = None
     if args.task == "dogcat":
-        if not V.dogcat_task_available():
-            raise SystemExit("--task dogcat needs nnlab.dogcat.data.load_dogcat, which this checkout lacks")
-        task, source = V.load_dogcat_task(args.data, seed=args.seed, dtype=settings.dtype,
-                                          progress=not args.no_progress)
-        print(source, file=sys.stderr)
+        task, _ = V.load_dogcat_task(args.data, seed=args.seed, dtype=settings.dtype, progress=not args.no_progress,
+                                     log=lambda line: print(line, file=sys.stderr))
     with threadpool_limits(args.threads), tqdm(
         total=len(configs) * len(args.impl) * args.steps, unit="step", disable=args.no_progress, file=sys.stderr
     ) as bar:

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from torch_ref.module import load_scratch_state
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from torch_ref.module import load_scratch_state
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +29,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     import numpy as np
-    import torch
 
     import scratch.xor as S
     import torch_ref.xor as T

@@ -1,12 +1,10 @@
-"""Dog/cat data for both twins: find photos, decode and cache them, split, normalise.
+"""The dog/cat data a run trains on: which photos, loaded how, split how.
 
-The pieces live in small modules (``layouts``, ``decode``, ``cache``, ``synthetic``);
-this module gathers them under one import and adds what the training loop needs on top::
+The pieces live in small modules (``layouts``, ``decode``, ``cache``, ``synthetic``,
+``normalization``); this module gathers them under one import and holds the one recipe
+every caller uses, :func:`load_data`::
 
-    root, source = resolve_data_root(args.data)        # --data, $DOGCAT_DATA, shared sample
-    if root is None:
-        root = synthetic_dogcat(None)                    # announced as synthetic by `source`
-    data = load_dogcat(root)                             # uint8 (N, 3, 100, 100) memory map
+    data, source = load_data(args.data)     # --data, $DOGCAT_DATA, the shared sample, else SYNTHETIC
     train_idx, val_idx = stratified_split(data.labels, 0.2, seed=0)
     x = DEFAULT_NORMALIZATION.apply_numpy(data.images[train_idx[:128]])
 """
@@ -16,26 +14,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import numpy as np
 
 from .cache import BatchReader, DogCatData, default_cache_dir, load_dogcat
-from .decode import (
-    UnreadableImageError,
-    available_cores,
-    decode_image,
-    decode_image_baseline,
-    decode_many,
-)
+from .decode import UnreadableImageError, decode_image, decode_image_baseline, decode_many
 from .layouts import ACCEPTED_LAYOUTS, CAT, DOG, IMAGE_EXTENSIONS, DataLayoutError, detect_layout, find_images
+from .normalization import DEFAULT_NORMALIZATION, Normalization
 from .synthetic import synthetic_dogcat
-
-if TYPE_CHECKING:
-    import torch
 
 __all__ = [
     "ACCEPTED_LAYOUTS",
+    "ArrayData",
     "BatchReader",
     "CAT",
     "DEFAULT_NORMALIZATION",
@@ -46,13 +37,13 @@ __all__ = [
     "DogCatData",
     "Normalization",
     "UnreadableImageError",
-    "available_cores",
     "decode_image",
     "decode_image_baseline",
     "decode_many",
     "default_cache_dir",
     "detect_layout",
     "find_images",
+    "load_data",
     "load_dogcat",
     "resolve_data_root",
     "stratified_split",
@@ -63,86 +54,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_SAMPLE = REPO_ROOT.parent / "shared" / "data" / "dogs-vs-cats-200px" / "train"
 
 
-@dataclass(frozen=True)
-class Normalization:
-    """``x = (u / 255 - mean[c]) / std[c]`` per channel c, from uint8 pixels ``u`` of shape ``(..., 3, H, W)``.
+@dataclass
+class ArrayData:
+    """In-memory data in the shape ``load_dogcat`` returns: uint8 (N, 3, H, W) and 0/1 labels."""
 
-    Saved in checkpoints through ``to_dict``/``from_dict``, so a model is always fed
-    pixels scaled the way it was trained on.
-    """
-
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    def __post_init__(self):
-        mean, std = tuple(float(m) for m in self.mean), tuple(float(s) for s in self.std)
-        if len(mean) != 3 or len(std) != 3:
-            raise ValueError(f"Normalization needs 3 means and 3 stds (R, G, B), got mean={mean}, std={std}")
-        if min(std) <= 0:
-            raise ValueError(f"Normalization std must be positive, got {std}")
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "std", std)
-
-    @staticmethod
-    def _check_pixels(x, kind: str) -> None:
-        if x.ndim < 3 or x.shape[-3] != 3:
-            raise ValueError(f"expected uint8 pixels of shape (..., 3, H, W), got shape {tuple(x.shape)}")
-        if str(x.dtype) not in ("uint8", "torch.uint8"):
-            raise TypeError(f"expected uint8 pixels (0..255) as a {kind}, got dtype {x.dtype}; normalise raw pixels once")
-
-    def apply_numpy(self, x_uint8: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """Normalised copy of uint8 ``(..., 3, H, W)`` pixels as ``dtype``; the input is not modified."""
-        self._check_pixels(x_uint8, "NumPy array")
-        mean = np.asarray(self.mean, dtype=dtype).reshape(3, 1, 1)
-        std = np.asarray(self.std, dtype=dtype).reshape(3, 1, 1)
-        x = np.asarray(x_uint8).astype(dtype)
-        x /= 255
-        x -= mean
-        x /= std
-        return x
-
-    def apply_torch(self, x_uint8_tensor: torch.Tensor, dtype=None) -> torch.Tensor:
-        """Same as ``apply_numpy`` on a uint8 tensor, on its device (CUDA included).
-
-        The per-channel constants are built once per (device, dtype) and reused, so a
-        training step does no host-to-device copy and no host synchronisation.
-        """
-        import torch
-
-        dtype = torch.float32 if dtype is None else dtype
-        self._check_pixels(x_uint8_tensor, "torch tensor")
-        mean, std = _torch_constants(self.mean, self.std, x_uint8_tensor.device, dtype)
-        return (x_uint8_tensor.to(dtype) / 255 - mean) / std
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able dict, for checkpoints: ``{"mean": [r, g, b], "std": [r, g, b]}``."""
-        return {"mean": list(self.mean), "std": list(self.std)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Normalization:
-        return cls(mean=tuple(d["mean"]), std=tuple(d["std"]))
-
-
-_TORCH_CONSTANTS: dict = {}
-
-
-def _torch_constants(mean, std, device, dtype):
-    key = (mean, std, str(device), dtype)
-    if key not in _TORCH_CONSTANTS:
-        import torch
-
-        _TORCH_CONSTANTS[key] = tuple(
-            torch.tensor(values, dtype=dtype).reshape(3, 1, 1).to(device) for values in (mean, std)
-        )
-    return _TORCH_CONSTANTS[key]
-
-
-# Pixels scaled to [-0.5, 0.5]: u / 255 - 0.5. This is the scaling behind the reference
-# figures for the shared Kaggle sample (logistic about 0.58, one hidden layer of 256 about
-# 0.63 validation accuracy), so runs here compare with them directly. It is centred like
-# the usual mean = std = 0.5 choice but half its spread, and uses no data statistics, so it
-# is the same for every data set and needs no pass over the images.
-DEFAULT_NORMALIZATION = Normalization(mean=(0.5, 0.5, 0.5), std=(1.0, 1.0, 1.0))
+    images: np.ndarray
+    labels: np.ndarray
+    description: str = "arrays"
 
 
 def stratified_split(labels, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -187,3 +105,23 @@ def resolve_data_root(cli_value=None) -> tuple[Path | None, str]:
         "data: SYNTHETIC two-class images generated in code (no --data, no $DOGCAT_DATA, and no shared "
         f"sample at {SHARED_SAMPLE}); pass --data with a Kaggle or PetImages folder to train on real photos"
     )
+
+
+def load_data(data=None, size: int = 100, cache_dir=None, workers=None, progress: bool = True,
+              log: Callable[[str], None] = print) -> tuple[DogCatData, str]:
+    """The photos ``data`` (``--data``) names, else ``$DOGCAT_DATA``, else the shared sample, else a
+    SYNTHETIC set generated in code: ``(loaded data, what it is)``.
+
+    ``log`` receives the line saying which source was chosen (and, without a progress bar,
+    the summary ``load_dogcat`` would print); the description starts with "SYNTHETIC" when
+    no real photos were found.
+    """
+    root, source = resolve_data_root(data)
+    log(source)
+    synthetic = root is None
+    if synthetic:
+        root = synthetic_dogcat(None, size=size, seed=0)
+    loaded = load_dogcat(root, size=size, cache_dir=cache_dir, workers=workers, progress=progress)
+    if not progress:  # with progress on, load_dogcat prints this line itself
+        log(loaded.summary())
+    return loaded, ("SYNTHETIC images in " if synthetic else "") + str(root)

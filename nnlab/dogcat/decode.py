@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from nnlab.runtime import available_cores
+
 try:
     import simplejpeg
 except ImportError:  # optional speed-up; Pillow alone gives the same kind of result
@@ -172,14 +174,6 @@ def _decode_chunk(chunk: list[tuple[int, str]], out=None, size=None, method=None
     return len(chunk), failures
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on (the affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
-
-
 def _pool_context():
     import multiprocessing
 
@@ -268,40 +262,3 @@ def decode_many(paths, size: int = 100, workers: int | None = None, method: str 
         seconds = time.perf_counter() - start
         images = np.fromfile(out_path, dtype=np.uint8).reshape(n, 3, size, size)
     return images, failures, seconds
-
-
-def decode_speed(paths, size: int = 100, workers: int = 1, method: str = "draft", repeats: int = 3) -> list[dict]:
-    """Time decoding ``paths`` into a scratch file ``repeats`` times; one dict per run::
-
-        {"images_per_s": wall-clock rate, "images_per_cpu_s": rate per CPU-second used,
-         "workers": workers, "method": method, "n": len(paths)}
-
-    ``method`` is ``"draft"`` (decode_image) or ``"baseline"`` (decode_image_baseline), so a
-    benchmark times both through the same machinery. ``workers=1`` decodes in this process
-    (the per-core figure); ``workers=available_cores()`` gives the all-core one. The rate per
-    CPU-second (this process plus its finished workers) stays meaningful on a machine
-    shared with other jobs, where wall-clock rates do not. Files are read once beforehand,
-    so the figures measure decoding, not a cold disk.
-    """
-    import resource
-
-    paths = [str(p) for p in paths]
-    for path in paths:
-        with open(path, "rb") as f:
-            f.read()
-
-    def cpu_seconds() -> float:
-        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-    runs = []
-    with tempfile.TemporaryDirectory(prefix="dogcat-speed-") as tmp:
-        for _ in range(repeats):
-            out_path = _scratch_rows(tmp, len(paths), size)
-            cpu, start = cpu_seconds(), time.perf_counter()
-            decode_into(out_path, 0, paths, size, workers, False, method)
-            seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
-            out_path.unlink()
-            runs.append({"images_per_s": len(paths) / seconds, "images_per_cpu_s": len(paths) / max(cpu, 1e-9),
-                         "workers": workers, "method": method, "n": len(paths)})
-    return runs

@@ -24,7 +24,7 @@ import contextlib
 import os
 import socket
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -124,33 +124,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_local(config: Any, nprocs: int, data: Any = None, normalization: Any = None,
-                 threads_per_process: int = 1, start_method: str = "spawn") -> None:
-    """Run ``train(config)`` in ``nprocs`` local processes, as torchrun would (for tests and demos).
+def launch_local(fn: Callable[..., Any], nprocs: int, *args: Any, threads_per_process: int = 1,
+                 start_method: str = "spawn", **kwargs: Any) -> None:
+    """Run ``fn(*args, **kwargs)`` in ``nprocs`` local processes, as torchrun would (for tests and demos).
 
     Each process gets the environment torchrun sets (``MASTER_ADDR``,
-    ``MASTER_PORT``, ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``); rank 0 writes
-    the logs and checkpoints. Raises if any process fails. ``start_method``
-    "fork" starts in milliseconds (the children inherit the imported torch)
-    but is only safe from a process that has not started CUDA or extra threads.
+    ``MASTER_PORT``, ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``), so ``fn`` joins the
+    group through :func:`init_from_env`; e.g. ``launch_local(train, 2, config)``
+    trains with DDP, rank 0 writing the logs and checkpoints. Raises if any process
+    fails. ``start_method`` "fork" starts in milliseconds (the children inherit the
+    imported torch) but is only safe from a process that has not started CUDA or
+    extra threads; "spawn" needs ``fn`` importable by name.
     """
     import torch.multiprocessing as mp
 
     port = free_port()
     mp.start_processes(
-        _worker, args=(nprocs, port, config, data, normalization, threads_per_process),
+        _worker, args=(nprocs, port, threads_per_process, fn, args, kwargs),
         nprocs=nprocs, join=True, start_method=start_method,
     )
 
 
-def _worker(rank: int, world: int, port: int, config: Any, data: Any, normalization: Any, threads: int) -> None:
+def _worker(rank: int, world: int, port: int, threads: int, fn: Callable[..., Any], args: tuple,
+            kwargs: dict) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       LOCAL_RANK=str(rank), WORLD_SIZE=str(world))
     torch.set_num_threads(threads)
-    from nnlab.dogcat.train import train
-
     try:
-        train(config, data=data, normalization=normalization)
+        fn(*args, **kwargs)
     finally:
         cleanup()
 

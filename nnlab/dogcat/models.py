@@ -36,6 +36,7 @@ import scratch.layers as scratch_layers
 import scratch.mlp as scratch_mlp
 import torch_ref.mlp as torch_mlp
 from scratch.module import Module
+from torch_ref.module import load_scratch_state
 
 MODEL_KINDS = ("logistic", "mlp")
 
@@ -209,7 +210,7 @@ def build_torch_model(
     model = TorchDogCatNet(spec, TORCH_DTYPES[dtype], device=device)
     if state is None:
         state = initial_state_dict(spec, seed, dtype)
-    model.load_state_dict(to_torch_state(state, model))
+    load_scratch_state(model, state)  # each value takes the model's dtype and device
     return model
 
 
@@ -220,18 +221,6 @@ def to_numpy_state(state: Mapping[str, Any]) -> dict:
         if isinstance(v, torch.Tensor):
             v = v.detach().cpu().numpy()
         out[k] = np.array(v, copy=True)
-    return out
-
-
-def to_torch_state(state: Mapping[str, Any], like: torch.nn.Module | None = None) -> dict:
-    """State dict of tensors; with ``like``, each value takes that module's dtype and device."""
-    ref = like.state_dict() if like is not None else {}
-    out = {}
-    for k, v in state.items():
-        t = v.detach() if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v, copy=True))
-        if k in ref:
-            t = t.to(dtype=ref[k].dtype, device=ref[k].device)
-        out[k] = t
     return out
 
 
@@ -256,5 +245,5 @@ def max_parameter_difference(a: Mapping[str, Any], b: Mapping[str, Any]) -> tupl
 __all__ = [
     "ACTIVATIONS", "MODEL_KINDS", "ModelSpec", "ScratchDogCatNet", "TorchDogCatNet",
     "initial_state_dict", "build_scratch_model", "build_torch_model",
-    "to_numpy_state", "to_torch_state", "max_parameter_difference",
+    "to_numpy_state", "max_parameter_difference",
 ]

@@ -22,7 +22,10 @@ import numpy as np
 import torch
 
 from nnlab.dogcat.checkpoint import CheckpointError, load_checkpoint
+from nnlab.dogcat.decode import decode_image
 from nnlab.dogcat.models import ModelSpec, build_scratch_model, build_torch_model
+from nnlab.dogcat.normalization import Normalization
+from nnlab.runtime import resolve_device
 
 THRESHOLD = 0.5
 
@@ -49,8 +52,6 @@ class Prediction:
 def load_model(checkpoint: str | os.PathLike | dict, impl: str = "torch", dtype: str = "float32",
                device: Any = "cpu") -> tuple[Any, ModelSpec, Any]:
     """(model in eval mode, its spec, its normalization) from a checkpoint of either twin."""
-    from nnlab.dogcat.data import Normalization
-
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
     spec = ModelSpec.from_dict(ckpt["model_spec"])
     if impl == "torch":
@@ -74,7 +75,7 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, impl: str = "torch", device: str = "auto") -> "Predictor":
         if device == "auto":
-            device = "cuda" if (impl == "torch" and torch.cuda.is_available()) else "cpu"
+            device = resolve_device("auto") if impl == "torch" else "cpu"
         dtype = "float32" if impl == "torch" else "float64"
         model, spec, norm = load_model(path, impl=impl, dtype=dtype, device=device)
         return cls(model, spec, norm, impl=impl, device=device)
@@ -99,8 +100,6 @@ class Predictor:
 
     def predict_files(self, paths: Iterable[str | os.PathLike]) -> list[Prediction]:
         """One :class:`Prediction` per path, in order; unreadable files carry their error."""
-        from nnlab.dogcat.data import decode_image
-
         results, images, where = [], [], []
         for p in paths:
             pred = Prediction(str(p))

@@ -12,60 +12,19 @@ What is written (tags as TensorBoard shows them):
 - image ``val/examples`` — a few validation images captioned with P(dog);
 - PR curve ``val/pr_curve``; hparams with the final metrics.
 
-Values may be torch tensors (CPU or CUDA) or NumPy arrays. Histograms of
-tensors are computed on their device (min, max, bucket counts by
-``scatter_add``) and fetched in one small transfer, so logging a 7.7M-weight
-layer from a GPU costs one sync and a few kilobytes, not a copy of the layer.
+Values may be torch tensors (CPU or CUDA) or NumPy arrays. Histograms are
+those of :mod:`nnlab.tensorboard` (computed on the tensor's device, fetched in
+one small transfer), written as one event per logging step into this run's file.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-HIST_BINS = 64
-
-
-def histogram_summary(values: Any, bins: int = HIST_BINS) -> dict | None:
-    """min, max, num, sum, sum_squares, bucket_limits, bucket_counts of ``values``.
-
-    Buckets split [min, max] into ``bins`` equal widths; ``bucket_limits`` are
-    their right edges. ``None`` when the values are empty or not all finite.
-    """
-    if isinstance(values, torch.Tensor):
-        v = values.detach().flatten()
-        if v.numel() == 0:
-            return None
-        v = v.to(torch.float64 if v.dtype == torch.float64 else torch.float32)
-        lo, hi = v.min(), v.max()
-        width = (hi - lo).clamp_min(torch.finfo(v.dtype).tiny)
-        idx = ((v - lo) / width * bins).long().clamp_(0, bins - 1)
-        counts = torch.zeros(bins, dtype=torch.int64, device=v.device).scatter_add_(0, idx, torch.ones_like(idx))
-        stats = torch.stack([lo, hi, v.sum(), (v * v).sum()]).double()
-        host = torch.cat([stats, counts.double()]).cpu().numpy()  # the one device→host transfer
-        lo_, hi_, total, total_sq = (float(a) for a in host[:4])
-        counts_np, n = host[4:], v.numel()
-    else:
-        v = np.asarray(values, dtype=np.float64).ravel()
-        if v.size == 0:
-            return None
-        lo_, hi_ = float(v.min()), float(v.max())
-        if math.isfinite(lo_) and math.isfinite(hi_):
-            counts_np, _ = np.histogram(v, bins=bins, range=(lo_, max(hi_, lo_ + 1e-300)))
-        else:
-            counts_np = np.zeros(bins)
-        total, total_sq, n = float(v.sum()), float(v @ v), v.size
-    if not (math.isfinite(lo_) and math.isfinite(hi_) and math.isfinite(total_sq)):
-        return None
-    if hi_ == lo_:
-        return dict(min=lo_, max=hi_, num=n, sum=total, sum_squares=total_sq,
-                    bucket_limits=[hi_], bucket_counts=[float(n)])
-    edges = np.linspace(lo_, hi_, bins + 1)[1:]
-    return dict(min=lo_, max=hi_, num=n, sum=total, sum_squares=total_sq,
-                bucket_limits=edges.tolist(), bucket_counts=np.asarray(counts_np, float).tolist())
+from nnlab.tensorboard import EventWriter, histogram
 
 
 def weight_image(weight: Any, image_shape: Sequence[int]) -> np.ndarray:
@@ -116,6 +75,7 @@ class TensorBoardLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(log_dir=str(logdir))
+            self.events = EventWriter(file_writer=self.writer._get_file_writer())
 
     @property
     def enabled(self) -> bool:
@@ -131,15 +91,13 @@ class TensorBoardLogger:
         return self.writer is not None and self.hist_every > 0 and step % self.hist_every == 0
 
     def histograms(self, named_values: Iterable[tuple[str, Any]], step: int, prefix: str) -> None:
-        """One histogram per (name, values) pair under ``prefix/name``; skips None and non-finite."""
+        """One histogram per (name, values) pair under ``prefix/name``, in one event; skips None and non-finite."""
         if self.writer is None:
             return
-        for name, values in named_values:
-            if values is None:
-                continue
-            h = histogram_summary(values)
-            if h is not None:
-                self.writer.add_histogram_raw(f"{prefix}/{name}", global_step=step, **h)
+        found = ((f"{prefix}/{name}", histogram(values)) for name, values in named_values if values is not None)
+        hists = {tag: h for tag, h in found if h is not None}
+        if hists:
+            self.events.write(step, histograms=hists)
 
     def logistic_weights(self, weight: Any, image_shape: Sequence[int], step: int) -> None:
         if self.writer is not None:
@@ -197,4 +155,4 @@ def _as_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-__all__ = ["TensorBoardLogger", "histogram_summary", "weight_image", "captioned_grid", "HIST_BINS"]
+__all__ = ["TensorBoardLogger", "weight_image", "captioned_grid"]

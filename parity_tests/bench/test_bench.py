@@ -7,19 +7,16 @@ skipped with a reason, and that the machine description is there.
 
 import json
 import math
-import runpy
-from pathlib import Path
 
 import torch
 
 from nnlab import bench
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+from parity_tests.scripts import load_script
 
 
 def test_tiny_benchmark_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "results" / "bench.json"
-    main = runpy.run_path(str(SCRIPT), run_name="bench_script")["main"]
+    main = load_script("bench").main
 
     assert main(["--tiny", "--no-progress", "--out", str(out)]) == 0
 

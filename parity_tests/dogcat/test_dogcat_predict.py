@@ -1,6 +1,5 @@
 """Prediction from a checkpoint: good files print P(dog) and a label, bad files get their own error."""
 
-import importlib.util
 import io
 from pathlib import Path
 
@@ -8,17 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nnlab.dogcat.config import TrainConfig
+from nnlab.dogcat.data import ArrayData
 from nnlab.dogcat.predict import Predictor, run
-from nnlab.dogcat.train import ArrayData, TrainConfig, train
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(f"script_{name}", REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from nnlab.dogcat.train import train
+from parity_tests.scripts import load_script
 
 
 @pytest.fixture(scope="module")

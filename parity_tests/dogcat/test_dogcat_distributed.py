@@ -13,9 +13,10 @@ import torch
 
 from nnlab.dogcat.checkpoint import load_checkpoint
 from nnlab.dogcat.distributed import DistContext, launch_local, shard
-from nnlab.dogcat.train import TrainConfig, train
+from nnlab.dogcat.config import TrainConfig
+from nnlab.dogcat.train import train
 from parity_tests.harness import compare
-from parity_tests.dogcat_arrays import tiny_dogcat
+from parity_tests.dogcat.tiny_data import tiny_dogcat
 
 
 def test_shards_cover_each_global_batch_once():
@@ -33,7 +34,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
                   epochs=2, device="cpu", image_size=8, tensorboard=False, progress=False, max_steps=7)
     single = train(TrainConfig(logdir=str(tmp_path / "single"), **common), data=data, log=lambda m: None)
     # fork: the children start with torch already imported (spawn would re-import it, seconds each)
-    launch_local(TrainConfig(logdir=str(tmp_path / "ddp"), **common), nprocs=2, data=data, start_method="fork")
+    launch_local(train, 2, TrainConfig(logdir=str(tmp_path / "ddp"), **common), data=data, start_method="fork")
     ckpt = load_checkpoint(tmp_path / "ddp" / "checkpoint.pt")
     assert ckpt["global_step"] == single.global_step == 7  # 5 steps per epoch: stopped inside epoch 2
     for name, value in single.final_states["torch"].items():

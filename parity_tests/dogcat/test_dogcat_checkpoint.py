@@ -9,9 +9,10 @@ import torch
 
 from nnlab.dogcat import checkpoint as ckpt_io
 from nnlab.dogcat.predict import load_model
-from nnlab.dogcat.train import TrainConfig, train
+from nnlab.dogcat.config import TrainConfig
+from nnlab.dogcat.train import train
 from parity_tests.harness import compare
-from parity_tests.dogcat_arrays import tiny_dogcat
+from parity_tests.dogcat.tiny_data import tiny_dogcat
 
 
 def config(logdir, **kw):

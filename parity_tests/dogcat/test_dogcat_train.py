@@ -11,18 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from nnlab.dogcat import train as dtrain
+from nnlab.dogcat import twins
 from nnlab.dogcat.checkpoint import load_checkpoint
-from nnlab.dogcat.train import ArrayData, TrainConfig, TrainingDiverged, train
+from nnlab.dogcat.data import ArrayData, decode_image
+from nnlab.dogcat.metrics import format_confusion
+from nnlab.dogcat.train import TrainingDiverged, epoch_order, train
 from parity_tests.harness import compare
-from parity_tests.dogcat_arrays import tiny_dogcat
-
-
-def tiny_config(tmp_path, **kw):
-    base = dict(dtype="float64", epochs=2, batch_size=16, lr=0.05, logdir=str(tmp_path / "run"),
-                tensorboard=False, progress=False, device="cpu", image_size=8)
-    base.update(kw)
-    return TrainConfig(**base)
+from parity_tests.dogcat.tiny_data import tiny_config, tiny_dogcat
 
 
 LOCKSTEP_CASES = [
@@ -59,31 +54,21 @@ def test_training_learns_and_reports_confusion(tmp_path):
     assert result.history[-1]["val_accuracy"] >= 0.9
     cm = result.confusion
     assert cm.shape == (2, 2) and cm.sum() == 24 and np.trace(cm) / cm.sum() == result.history[-1]["val_accuracy"]
-    text = dtrain.format_confusion(cm)
+    text = format_confusion(cm)
     assert "true cat" in text and "true dog" in text
-
-
-def test_binary_metrics_match_torch_bce():
-    rng = np.random.default_rng(3)
-    z, y = rng.standard_normal(50) * 30, rng.integers(0, 2, 50)
-    m = dtrain.binary_metrics(z, y)
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(z), torch.from_numpy(y * 1.0))
-    assert abs(m["loss"] - float(expected)) < 1e-12
-    assert m["accuracy"] == np.mean((z > 0) == (y == 1))
-    assert m["confusion"].sum() == 50 and m["confusion"][1, 1] == np.sum((z > 0) & (y == 1))
 
 
 def test_epoch_order_is_a_seeded_permutation():
     idx = np.arange(10, 30)
-    a, b = dtrain.epoch_order(idx, 0, 1), dtrain.epoch_order(idx, 0, 1)
+    a, b = epoch_order(idx, 0, 1), epoch_order(idx, 0, 1)
     assert np.array_equal(a, b) and sorted(a) == list(idx)
-    assert not np.array_equal(a, dtrain.epoch_order(idx, 0, 2))
-    assert not np.array_equal(a, dtrain.epoch_order(idx, 1, 1))
+    assert not np.array_equal(a, epoch_order(idx, 0, 2))
+    assert not np.array_equal(a, epoch_order(idx, 1, 1))
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     """A weight turned NaN mid-epoch 2: training stops with a clear message; the checkpoint stays good."""
-    original = dtrain.TorchTwin.train_step
+    original = twins.TorchTwin.train_step
     calls = {"n": 0}
 
     def poisoned(self, start, end):
@@ -93,7 +78,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
                 self.module.classifier.weight[0, 0] = float("nan")
         return original(self, start, end)
 
-    monkeypatch.setattr(dtrain.TorchTwin, "train_step", poisoned)
+    monkeypatch.setattr(twins.TorchTwin, "train_step", poisoned)
     cfg = tiny_config(tmp_path, impl="torch", epochs=3, checkpoint_every=2)
     with pytest.raises(TrainingDiverged) as info:
         train(cfg, data=tiny_dogcat(), log=lambda msg: None)
@@ -114,58 +99,8 @@ def test_real_divergence_is_caught_for_both_twins(tmp_path):
             train(cfg, data=tiny_dogcat(), log=lambda msg: None)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(impl="scratch", amp=True), "--amp"),
-    (dict(impl="scratch", device="cuda"), "scratch runs on the CPU"),
-    (dict(optimizer="lbfgs"), "optimizer: expected one of"),
-    (dict(lr=-1.0), "lr"),
-    (dict(model="mlp", hidden=[]), "at least one hidden size"),
-])
-def test_bad_settings_say_what_is_wrong(tmp_path, bad, match):
-    with pytest.raises(ValueError, match=match):
-        train(tiny_config(tmp_path, **bad), data=tiny_dogcat(), log=lambda msg: None)
-
-
-def test_device_resident_batches_on_cpu_tensors(tmp_path):
-    """The CUDA path (uint8 set uploaded once, batches cut by an on-device permutation) run on CPU tensors."""
-    kw = dict(impl="torch", optimizer="adam", lr=1e-2, epochs=2, log_every=3)
-    host = train(tiny_config(tmp_path / "host", resident_data=False, **kw), data=tiny_dogcat(), log=lambda m: None)
-    resident = train(tiny_config(tmp_path / "resident", resident_data=True, **kw), data=tiny_dogcat(),
-                     log=lambda m: None)
-    for name, value in host.final_states["torch"].items():
-        compare("device-resident batches", name, resident.final_states["torch"][name], value, rtol=0, atol=1e-14)
-    assert resident.history == [dict(h, seconds=r["seconds"]) for h, r in zip(host.history, resident.history)]
-
-
-def test_upload_in_chunks_copies_everything():
-    images = np.random.default_rng(0).integers(0, 256, (10, 3, 2, 2)).astype(np.uint8)
-    images.setflags(write=False)  # like the read-only memory map of the cache
-    out = dtrain._upload_uint8(images, torch.device("cpu"), chunk=3)
-    assert out.dtype == torch.uint8 and np.array_equal(out.numpy(), images)
-
-
-def test_run_epoch_steps_is_the_loop_without_the_bookkeeping(tmp_path):
-    """The benchmark entry point takes the same steps as one epoch of ``train``."""
-    from nnlab.dogcat.data import DEFAULT_NORMALIZATION
-    from nnlab.dogcat.distributed import DistContext
-    from nnlab.dogcat.models import initial_state_dict
-
-    data = tiny_dogcat()
-    cfg = tiny_config(tmp_path, impl="torch", optimizer="momentum", epochs=1, resident_data=True).validate()
-    reference = train(cfg, data=data, log=lambda m: None)
-    train_idx, _ = dtrain.split_indices(data.labels, cfg.val_fraction, cfg.seed)
-    spec = cfg.model_spec(data.images.shape[1:])
-    twin = dtrain.TorchTwin(spec, cfg, initial_state_dict(spec, cfg.seed, cfg.dtype), data,
-                            DEFAULT_NORMALIZATION, torch.device("cpu"), DistContext())
-    assert dtrain.run_epoch_steps(twin, dtrain.epoch_order(train_idx, cfg.seed, 0), cfg.batch_size) == 4
-    for name, value in reference.final_states["torch"].items():
-        compare("run_epoch_steps", name, twin.state_dict()[name], value, rtol=0, atol=0)
-
-
 def test_lockstep_on_real_photos(tmp_path, shared_dogcat):
     """The parity proof at full size: 48 shared Kaggle photos at 3x100x100, logistic and MLP, float64."""
-    from nnlab.dogcat.data import decode_image
-
     paths = [shared_dogcat / f"{kind}.{i}.jpg" for i in range(24) for kind in ("cat", "dog")]
     data = ArrayData(np.stack([decode_image(p, 100) for p in paths]),
                      np.array([int(p.name.startswith("dog")) for p in paths]), "48 shared photos")

@@ -22,12 +22,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnlab import vanishing as V
+from nnlab.vanishing.config import IMPLEMENTATIONS, MLPConfig, StudySettings
+from nnlab.vanishing.loops import logged_steps
+from nnlab.vanishing.stats import LOSS_TAG, act_hist_tag, preact_hist_tag, weight_grad_hist_tag, weight_grad_norm_tag
+from nnlab.vanishing.study import run_study
 
 HOST = "127.0.0.1"
 DEPTH, STEPS, LOG_EVERY = 4, 6, 2
-CONFIG = V.MLPConfig("sigmoid", "default", False, DEPTH, 16)
-RUNS = [f"{impl}/{CONFIG.name}" for impl in V.IMPLEMENTATIONS]
+CONFIG = MLPConfig("sigmoid", "default", False, DEPTH, 16)
+RUNS = [f"{impl}/{CONFIG.name}" for impl in IMPLEMENTATIONS]
 
 
 def tensorboard_executable() -> str | None:
@@ -72,9 +75,9 @@ def test_tensorboard_serves_both_twins(tmp_path):
     if exe is None:
         pytest.skip("tensorboard executable not found next to the interpreter or on PATH")
     logdir = tmp_path / "runs"
-    settings = V.StudySettings(steps=STEPS, batch_size=64, log_every=LOG_EVERY, n_samples=256)
-    result = V.run_study([CONFIG], settings, logdir=logdir)[0]
-    expected_steps = V.logged_steps(STEPS, LOG_EVERY)
+    settings = StudySettings(steps=STEPS, batch_size=64, log_every=LOG_EVERY, n_samples=256)
+    result = run_study([CONFIG], settings, logdir=logdir)[0]
+    expected_steps = logged_steps(STEPS, LOG_EVERY)
     assert len(expected_steps) == 3
 
     port = free_port()
@@ -86,12 +89,12 @@ def test_tensorboard_serves_both_twins(tmp_path):
     try:
         def scalar_tags_of_both_runs():
             tags = get_json(port, "/data/plugin/scalars/tags")
-            return tags if all(V.LOSS_TAG in tags.get(run, {}) for run in RUNS) else None
+            return tags if all(LOSS_TAG in tags.get(run, {}) for run in RUNS) else None
 
         wait_until(scalar_tags_of_both_runs, proc, what="the scalar tags of both runs")
 
         def full_loss_series():
-            series = {run: get_json(port, "/data/plugin/scalars/scalars", run=run, tag=V.LOSS_TAG) for run in RUNS}
+            series = {run: get_json(port, "/data/plugin/scalars/scalars", run=run, tag=LOSS_TAG) for run in RUNS}
             return series if all(len(s) == len(expected_steps) for s in series.values()) else None
 
         series = wait_until(full_loss_series, proc, what=f"{len(expected_steps)} loss points per run")
@@ -100,14 +103,14 @@ def test_tensorboard_serves_both_twins(tmp_path):
 
         histogram_tags = get_json(port, "/data/plugin/histograms/tags")
         for run in RUNS:
-            missing = [V.weight_grad_hist_tag(k) for k in range(DEPTH) if V.weight_grad_hist_tag(k) not in histogram_tags[run]]
+            missing = [weight_grad_hist_tag(k) for k in range(DEPTH) if weight_grad_hist_tag(k) not in histogram_tags[run]]
             assert not missing, f"{run}: no gradient histogram for {missing}"
-            assert {V.preact_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
-            assert {V.act_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
+            assert {preact_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
+            assert {act_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
 
         # same tags, same numbers: TensorBoard overlays two equal curves (float32 in the event file)
         norms = {
-            run: [v for _, _, v in get_json(port, "/data/plugin/scalars/scalars", run=run, tag=V.weight_grad_norm_tag(0))]
+            run: [v for _, _, v in get_json(port, "/data/plugin/scalars/scalars", run=run, tag=weight_grad_norm_tag(0))]
             for run in RUNS
         }
         np.testing.assert_allclose(norms[RUNS[0]], norms[RUNS[1]], rtol=1e-6)

@@ -1,0 +1,37 @@
+"""Benchmarks: the scratch twin against torch, the data pipeline, logging, tests and memory.
+
+Seven figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
+objects (median, min and max of repeated runs, the target, whether it is met), run side by
+side in one process by :func:`~nnlab.bench.runner.run_benchmark` and written as JSON with
+the machine's description (``machine``); ``table`` prints the result::
+
+    train_step    scratch/torch time of one training step on the CPU (logistic
+                  30,000→1 and MLP 30,000-256-1 ReLU, batch 128, float32/float64,
+                  SGD/Adam), and GFLOP/s of the two big matrix products against a
+                  measured BLAS peak (a large square NumPy matmul)
+    decode        first-pass JPEG → 3x100x100 uint8 decode, images per CPU-second on
+                  one core and images/s on all cores, against the plain
+                  Image.open(f).convert('RGB').resize((100, 100)) measured alongside
+    cache_epoch   one epoch of batches from the memory-mapped uint8 cache against a
+                  plain torch Dataset that decodes every JPEG each epoch
+                  (DataLoader, num_workers = cores)
+    gpu_epoch     logistic model, 25,000 images resident on the GPU as uint8, batch
+                  128 and 1,024, eager / torch.compile / CUDA graph, against the
+                  bandwidth floor (one read of the images); skipped without CUDA
+    tensorboard   dog/cat trainer with weight and gradient histograms at the default
+                  interval against none, end to end and as one event's cost over the
+                  interval's steps; the vanishing-gradient study's own figure
+    parity_suite  wall time of ``python -m pytest -q`` over the test paths
+    memory        peak RSS of a subprocess training the logistic model for one
+                  epoch from a 25,000-image memory-mapped cache
+
+Timings on a machine shared with other jobs are noisy: every figure reports the
+median of repeats, and comparisons (scratch against torch, draft against baseline)
+are timed interleaved, pair by pair, so a burst of load hits both sides (steps of a
+few milliseconds in blocks of calls, each block's median a sample).
+Targets are reported, never asserted.
+"""
+
+from nnlab.bench.runner import FIGURE_FUNCTIONS, run_benchmark, write_json  # noqa: F401
+from nnlab.bench.settings import DEFAULT_OUT, FIGURES, MODES, BenchSettings  # noqa: F401
+from nnlab.bench.table import format_table, summary_line  # noqa: F401

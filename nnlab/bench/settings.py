@@ -1,0 +1,79 @@
+"""What one benchmark run measures: the figures, the modes, and each mode's sizes and repeat counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIGURES = ("train_step", "decode", "cache_epoch", "gpu_epoch", "tensorboard", "parity_suite", "memory")
+MODES = ("full", "quick", "tiny")
+DEFAULT_OUT = Path("bench_results") / "bench.json"
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Sizes and repeat counts of one run; ``full`` is the issue's definition of each figure."""
+
+    mode: str = "full"
+    repeats: int = 5
+    warmup: int = 2
+    # train_step
+    in_features: int = 30_000
+    hidden: int = 256
+    batch: int = 128
+    step_threads: tuple = (1, 0)  # 0 = every available core
+    min_case_seconds: float = 1.0  # a train-step case times at least this long (more pairs for short steps)
+    block_seconds: float = 0.05  # steps shorter than this are timed in blocks (median of the block)
+    peak_n: int = 3072
+    # decode and cache_epoch
+    decode_small: int = 2000  # enough work (about 2 s on one core) that pool start-up is noise
+    decode_large: int = 800
+    decode_repeats: int = 3
+    large_size: tuple = (500, 375)
+    epoch_images: int = 1000
+    epoch_repeats: int = 3
+    image_size: int = 100
+    # gpu_epoch
+    gpu_images: int = 25_000
+    gpu_batches: tuple = (128, 1024)
+    gpu_repeats: int = 10
+    # tensorboard
+    tb_steps: int = 200
+    tb_steps_per_epoch: int = 157  # the 25,000-photo Kaggle set: 20,000 training images in batches of 128
+    tb_hist_every: int | None = None  # None: the trainer's default
+    tb_repeats: int = 5
+    tb_image_size: int = 100
+    vanishing: bool = True
+    # parity_suite
+    run_suite: bool = True
+    suite_timeout: float = 900.0
+    # memory
+    memory_images: int = 25_000
+    memory_impls: tuple = ("torch", "scratch")
+
+    @classmethod
+    def for_mode(cls, mode: str) -> "BenchSettings":
+        if mode not in MODES:
+            raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+        full = cls()
+        if mode == "full":
+            return full
+        if mode == "quick":
+            return replace(
+                full, mode="quick", repeats=3, warmup=1, step_threads=(0,), min_case_seconds=0.5, decode_small=200, decode_large=100,
+                decode_repeats=2, epoch_images=400, epoch_repeats=2, gpu_repeats=5, tb_repeats=2,
+                run_suite=False, memory_impls=("torch",),
+            )
+        # tiny: every code path in seconds, for the test suite; the numbers mean nothing
+        return replace(
+            full, mode="tiny", repeats=1, warmup=0, min_case_seconds=0.0, in_features=300, hidden=16, batch=8, step_threads=(1,),
+            peak_n=64, decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
+            epoch_repeats=1, image_size=16, gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
+            tb_steps_per_epoch=6,
+            tb_hist_every=5, tb_repeats=1, tb_image_size=8, vanishing=False, run_suite=False,
+            memory_images=64, memory_impls=("scratch",),  # a torch optimizer would import torch._dynamo: +2.5 s
+        )
+
+
+__all__ = ["BenchSettings", "REPO_ROOT", "FIGURES", "MODES", "DEFAULT_OUT"]

@@ -1,0 +1,241 @@
+"""Every setting of a dog/cat training run, in one dataclass that is also the command line.
+
+Each field carries its help text and command-line form in its metadata, so the flags
+of ``scripts/train_dogcat.py`` are built from the fields (:meth:`TrainConfig.add_arguments`)
+and the parsed flags become a config in one step (:meth:`TrainConfig.from_arguments`):
+a default is written once, here. The config is saved in every checkpoint; a resumed run
+takes it back whole, except the few settings of :data:`RESUME_OVERRIDES`
+(:func:`resumed_config`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from nnlab.dogcat.models import ACTIVATIONS, MODEL_KINDS, ModelSpec
+from nnlab.runtime import DEVICES
+
+IMPLS = ("torch", "scratch", "both")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+DTYPES = ("float32", "float64")
+
+#: Settings a resumed run takes from its own command line; all others come from the checkpoint.
+RESUME_OVERRIDES = ("epochs", "max_steps", "progress", "device")
+
+
+def _setting(default: Any = MISSING, *, factory: Any = MISSING, group: str | None = None, help: str = "",
+             flag: str | None = None, **argparse_kwargs: Any) -> Any:
+    """A field with its command-line form: ``group`` None keeps it off the command line."""
+    meta = dict(group=group, help=help, flag=flag, argparse=argparse_kwargs)
+    return field(default=default, default_factory=factory, metadata=meta)
+
+
+DATA, MODEL, RUNTIME, OPTIMIZATION, LOGGING = (
+    "data", "model", "implementation and device", "optimization", "logging and checkpoints")
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a run; saved in the checkpoint and (a subset) in the TensorBoard hparams."""
+
+    # data
+    data: str | None = _setting(
+        None, group=DATA, metavar="DIR",
+        help="photo folder: Kaggle 'Dogs vs. Cats' train/ (cat.1.jpg, dog.2.jpg), Microsoft PetImages/ (Cat/, "
+             "Dog/) or class folders cat/ and dog/. Default: $DOGCAT_DATA, else the shared 4,000-photo sample "
+             "when present, else a small SYNTHETIC set generated in code")
+    image_size: int = _setting(100, group=DATA, metavar="PX",
+                               help="images are resized to PX x PX (the logistic model has 3*PX*PX inputs)")
+    val_fraction: float = _setting(0.2, group=DATA,
+                                   help="share of each class held out for validation (stratified split by --seed)")
+    cache_dir: str | None = _setting(None, group=DATA, help="where the decoded uint8 image cache is kept "
+                                     "(default: the data module's cache folder)")
+    workers: int | None = _setting(None, group=DATA, type=int,
+                                   help="processes decoding photos on the first pass (default: one per core)")
+    # model
+    model: str = _setting("logistic", group=MODEL, choices=MODEL_KINDS,
+                          help="logistic: the 3*PX*PX pixels straight into one sigmoid output; "
+                               "mlp: hidden layers (see --hidden) before it")
+    hidden: list = _setting(factory=lambda: [256], group=MODEL, type=int, nargs="+", metavar="N",
+                            help="hidden layer sizes of --model mlp, e.g. --hidden 256 or --hidden 512 128")
+    activation: str = _setting("relu", group=MODEL, choices=tuple(ACTIVATIONS),
+                               help="nonlinearity after each hidden layer")
+    batchnorm: bool = _setting(False, group=MODEL, action="store_true",
+                               help="BatchNorm1d after each hidden Linear (mlp only)")
+    # implementation and device
+    impl: str = _setting(
+        "torch", group=RUNTIME, choices=IMPLS,
+        help="torch: torch.nn (GPU when available); scratch: the hand-written NumPy twin (CPU); both: the two in "
+             "lockstep from the same weights on the same batches, reporting the largest parameter difference "
+             "each epoch")
+    device: str = _setting("auto", group=RUNTIME, choices=DEVICES,
+                           help="auto: CUDA when torch sees a GPU, else CPU")
+    dtype: str = _setting("float32", group=RUNTIME, choices=DTYPES,
+                          help="floating-point type of weights and activations (float64 for parity checks)")
+    amp: bool = _setting(False, group=RUNTIME, action="store_true",
+                         help="automatic mixed precision for the torch twin (bfloat16 autocast; float16 with "
+                              "gradient scaling on GPUs without bfloat16)")
+    compile: bool = _setting(False, group=RUNTIME, action="store_true",
+                             help="torch.compile the torch model (fewer kernel launches)")
+    resident_data: bool | None = _setting(
+        None, group=RUNTIME, flag="--host-data", action="store_const", const=False,
+        help="on CUDA, keep the images in host memory and copy each batch to the GPU (default: the uint8 set "
+             "is uploaded once and batches are cut and normalized on the GPU)")
+    # optimization
+    optimizer: str = _setting("adam", group=OPTIMIZATION, choices=OPTIMIZERS,
+                              help="sgd: plain SGD; momentum: SGD with --momentum; adam; adamw (decoupled "
+                                   "weight decay); rmsprop")
+    lr: float = _setting(1e-4, group=OPTIMIZATION, help="learning rate")
+    momentum: float = _setting(0.9, group=OPTIMIZATION, help="momentum of --optimizer momentum")
+    weight_decay: float | None = _setting(None, group=OPTIMIZATION, type=float,
+                                          help="L2 penalty (decoupled for adamw); default: torch's, 0 (0.01 "
+                                               "for adamw)")
+    batch_size: int = _setting(128, group=OPTIMIZATION, help="images per optimizer step")
+    epochs: int = _setting(15, group=OPTIMIZATION, help="passes over the training images")
+    seed: int = _setting(0, group=OPTIMIZATION, help="seeds the initial weights, the split and the batch order")
+    max_steps: int | None = _setting(None, group=OPTIMIZATION, type=int,
+                                     help="stop after this many optimizer steps in total (a checkpoint is "
+                                          "written there)")
+    # logging and checkpoints
+    logdir: str | None = _setting(None, group=LOGGING,
+                                  help="TensorBoard event files and checkpoint.pt go here (default: "
+                                       "runs/<timestamp>-<config>)")
+    tensorboard: bool = _setting(True, group=LOGGING, flag="--no-tensorboard", action="store_false",
+                                 help="write no TensorBoard events (checkpoints still)")
+    hist_every: int = _setting(200, group=LOGGING, metavar="STEPS",
+                               help="weight and gradient histograms every STEPS optimizer steps (0: never)")
+    log_every: int = _setting(50, group=LOGGING, metavar="STEPS",
+                              help="read the running loss (and check it is finite) every STEPS steps on GPU; "
+                                   "on CPU it is checked every step")
+    checkpoint_every: int = _setting(0, group=LOGGING, metavar="STEPS",
+                                     help="also checkpoint every STEPS steps within an epoch (0: only at epoch "
+                                          "ends)")
+    progress: bool = _setting(True, group=LOGGING, flag="--no-progress", action="store_false",
+                              help="no progress bars")
+    # settings of the library only
+    eval_batch_size: int = 1024
+    val_examples: int = 8
+
+    # -- the command line ------------------------------------------------------------
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> dict[str, Any]:
+        """One flag per command-line field, in argument groups; returns the groups by title."""
+        groups: dict[str, Any] = {}
+        for f in fields(cls):
+            meta = f.metadata
+            if not meta.get("group"):
+                continue
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_argument_group(meta["group"])
+            kwargs = dict(meta["argparse"], dest=f.name, help=meta["help"])
+            kwargs["default"] = f.default_factory() if f.default is MISSING else f.default
+            if "action" not in kwargs and "type" not in kwargs and isinstance(kwargs["default"], (int, float)):
+                kwargs["type"] = type(kwargs["default"])
+            flag = meta["flag"] or "--" + f.name.replace("_", "-")
+            groups[meta["group"]].add_argument(flag, **kwargs)
+        return groups
+
+    @classmethod
+    def from_arguments(cls, args: argparse.Namespace) -> "TrainConfig":
+        """The config the parsed flags describe (fields without a flag keep their defaults)."""
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+
+    # -- checks and derived settings ---------------------------------------------------
+
+    def validated(self) -> "TrainConfig":
+        """A copy with ``hidden`` as ints; a ValueError naming the setting when one is out of range."""
+        def one_of(name, options):
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name}: expected one of {options}, got {getattr(self, name)!r}")
+
+        one_of("impl", IMPLS)
+        one_of("device", DEVICES)
+        one_of("optimizer", OPTIMIZERS)
+        one_of("dtype", DTYPES)
+        for name in ("batch_size", "epochs", "image_size", "eval_batch_size"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr: expected a positive finite learning rate, got {self.lr}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction: expected a value in (0, 1), got {self.val_fraction}")
+        if self.impl != "torch" and self.amp:
+            raise ValueError("--amp applies to the torch twin only; use it with --impl torch")
+        if self.impl == "scratch" and self.device == "cuda":
+            raise ValueError("--impl scratch runs on the CPU (NumPy); use --device cpu or auto")
+        if self.max_steps is not None and self.max_steps <= 0:
+            raise ValueError(f"max_steps: expected a positive integer, got {self.max_steps}")
+        return replace(self, hidden=[int(h) for h in self.hidden])
+
+    def model_spec(self, input_shape: Sequence[int] | None = None) -> ModelSpec:
+        """The model these settings describe, for inputs of ``input_shape`` (default: 3 x image_size²)."""
+        shape = (3, self.image_size, self.image_size) if input_shape is None else tuple(input_shape)
+        return ModelSpec(kind=self.model, input_shape=shape, hidden=tuple(self.hidden),
+                         activation=self.activation, batchnorm=self.batchnorm)
+
+    def optimizer_kwargs(self) -> tuple[str, dict]:
+        """Class name in ``torch.optim`` / ``scratch.optim`` and its arguments."""
+        wd = self.weight_decay
+        if wd is None:
+            wd = 1e-2 if self.optimizer == "adamw" else 0.0  # torch's defaults
+        if self.optimizer == "sgd":
+            return "SGD", dict(lr=self.lr, weight_decay=wd)
+        if self.optimizer == "momentum":
+            return "SGD", dict(lr=self.lr, momentum=self.momentum, weight_decay=wd)
+        name = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}[self.optimizer]
+        return name, dict(lr=self.lr, weight_decay=wd)
+
+    def describe(self) -> str:
+        """Run-folder suffix, e.g. ``logistic-torch-adam-lr0.0001-bs128``."""
+        return f"{self.model_spec().describe()}-{self.impl}-{self.optimizer}-lr{self.lr:g}-bs{self.batch_size}"
+
+    def hparams(self, spec: ModelSpec) -> dict:
+        """The settings TensorBoard's HPARAMS tab compares runs by (plain values only)."""
+        d = {k: v for k, v in self.to_dict().items()
+             if k in ("model", "activation", "batchnorm", "impl", "dtype", "optimizer", "lr", "momentum",
+                      "weight_decay", "batch_size", "epochs", "seed", "amp", "image_size")}
+        d["hidden"] = "-".join(str(h) for h in spec.hidden) or "none"
+        d["weight_decay"] = float(d["weight_decay"] or 0.0)
+        return d
+
+    # -- saving ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def resumed_config(saved: Mapping[str, Any], current: TrainConfig, checkpoint: str | Path) -> TrainConfig:
+    """The saved config with :data:`RESUME_OVERRIDES` taken from ``current``; the run folder is
+    ``current.logdir`` or else the checkpoint's own folder."""
+    folder = Path(checkpoint).parent if Path(checkpoint).is_file() else Path(checkpoint)
+    overrides = {name: getattr(current, name) for name in RESUME_OVERRIDES}
+    return replace(TrainConfig.from_dict(saved), logdir=current.logdir or str(folder), **overrides)
+
+
+def default_logdir(config: TrainConfig, root: str = "runs") -> str:
+    """``runs/<timestamp>-<config>``."""
+    return str(Path(root) / f"{datetime.now():%Y%m%d-%H%M%S}-{config.describe()}")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows the default of every option that takes a value; on/off flags say it in their help."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.nargs == 0:
+            return action.help
+        return super()._get_help_string(action)
+
+
+__all__ = ["TrainConfig", "IMPLS", "DEVICES", "OPTIMIZERS", "DTYPES", "RESUME_OVERRIDES", "resumed_config",
+           "default_logdir", "HelpFormatter"]

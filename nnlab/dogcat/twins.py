@@ -1,0 +1,293 @@
+"""The two twins the training loop drives: :class:`TorchTwin` and :class:`ScratchTwin`.
+
+Both share one interface: ``set_epoch_order(order)``, then ``train_step(start, end)`` on
+the slice ``order[start:end]``; running sums of the epoch's loss and correct count
+(``read_sums``/``set_sums``); eval-mode ``logits(idx)``; ``state_dict``,
+``checkpoint_state``/``load_checkpoint_state``. Each is built from the model spec, the
+starting weights, the images' :class:`~nnlab.dogcat.cache.BatchReader` (one reader,
+shared by both), the labels, the normalization and its own settings only.
+
+The loss is the mean binary cross-entropy computed from the logit z in the stable form
+
+    ℓ(z, y) = max(z, 0) − z·y + log(1 + e^(−|z|)),   dℓ/dz = σ(z) − y.
+
+Device path (torch on CUDA): the uint8 images are uploaded once; each step slices
+its batch from the on-device permutation and normalizes it there, and losses and
+correct counts accumulate in device tensors, read only when the loop asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import scratch.optim as scratch_optim
+from nnlab.dogcat import distributed as dist_utils
+from nnlab.dogcat.cache import BatchReader
+from nnlab.dogcat.checkpoint import to_numpy_tree
+from nnlab.dogcat.models import NUMPY_DTYPES, TORCH_DTYPES, ModelSpec, build_scratch_model, build_torch_model, \
+    to_numpy_state
+from scratch.losses import BCEWithLogitsLoss
+from torch_ref.module import load_scratch_state
+
+
+class TorchTwin:
+    """The torch model, optimizer and batches: on CUDA the whole uint8 set lives on the device.
+
+    ``optimizer``: (class name in ``torch.optim``, its arguments). ``resident``: cut batches
+    from a copy of the images on ``device`` (default: on CUDA only). ``amp``: autocast to
+    bfloat16 (float16 with gradient scaling where bfloat16 is missing). ``compile``:
+    normalization, forward and loss as one ``torch.compile`` graph.
+    """
+
+    name = "torch"
+
+    def __init__(self, spec: ModelSpec, init_state: Mapping, reader: BatchReader, labels: np.ndarray,
+                 normalization: Any, *, dtype: str, optimizer: tuple[str, dict], device: torch.device,
+                 ctx: dist_utils.DistContext = dist_utils.DistContext(), amp: bool = False,
+                 compile: bool = False, resident: bool | None = None, eval_batch_size: int = 1024) -> None:
+        self.ctx, self.device, self.eval_batch_size = ctx, device, eval_batch_size
+        self.np_dtype, self.dtype = NUMPY_DTYPES[dtype], TORCH_DTYPES[dtype]
+        self.normalization = normalization
+        self.module = build_torch_model(spec, dtype, init_state, device=device)
+        if ctx.world_size > 1:
+            self.module = dist_utils.prepare_batchnorm(self.module, ctx)
+        self.model = dist_utils.wrap_model(self.module, ctx) if ctx.world_size > 1 else self.module
+        # compile: normalization, forward and loss become one compiled graph (fused kernels)
+        self.step_loss = torch.compile(self._forward_loss) if compile else self._forward_loss
+        cls_name, kwargs = optimizer[0], dict(optimizer[1])
+        if device.type == "cuda" and cls_name in ("SGD", "Adam", "AdamW"):
+            kwargs["fused"] = True  # one kernel per step for all parameters; no host sync
+        self.optimizer = getattr(torch.optim, cls_name)(self.module.parameters(), **kwargs)
+        self.amp_dtype = None
+        self.scaler = None
+        if amp:
+            bf16 = device.type == "cpu" or torch.cuda.is_bf16_supported()
+            self.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+            if not bf16:
+                self.scaler = torch.amp.GradScaler("cuda")
+        # on CUDA by default: the uint8 set is uploaded once, batches are cut and normalized there
+        self.resident = device.type == "cuda" if resident is None else bool(resident)
+        self.reader, self.labels_np = reader, np.asarray(labels)
+        if self.resident:
+            self.images = upload_uint8(reader, device)
+            self.labels = torch.from_numpy(self.labels_np).to(device=device, dtype=self.dtype)
+        self.sums = torch.zeros(2, dtype=torch.float64, device=device)  # Σ loss, Σ correct (this process)
+        self.count = 0  # images in the epoch's global batches so far: known on the host, no sync
+        self._val_idx_cache: tuple[int, torch.Tensor] | None = None
+
+    # batches
+    def set_epoch_order(self, order: np.ndarray) -> None:
+        self.order = torch.from_numpy(order).to(self.device) if self.resident else order
+
+    def _gather(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images and float labels of ``idx`` (on the device when the data is resident)."""
+        if self.resident:
+            return self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        # on the CPU the reader's reused buffer is consumed by normalization before the next
+        # read; a copy to another device gets an array of its own
+        out = None if self.device.type == "cpu" else np.empty((len(idx), *self.reader.row_shape), np.uint8)
+        x_u8 = torch.from_numpy(self.reader.read(idx, out=out))
+        y = torch.from_numpy(self.labels_np[idx].astype(self.np_dtype))
+        if self.device.type != "cpu":
+            x_u8, y = x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        return x_u8, y
+
+    def _forward_loss(self, x_u8: torch.Tensor, y: torch.Tensor, n_global: int):
+        """Normalize, forward, loss: (loss to differentiate, Σ per-image loss, correct count)."""
+        x = self.normalization.apply_torch(x_u8, self.dtype)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            logits = self.model(x)
+        logits = logits.to(y.dtype)
+        if self.ctx.world_size > 1:
+            # DDP averages gradients over processes: scaling each shard's sum by
+            # world/n_global makes the average the mean over the global batch,
+            # whatever the shard sizes.
+            loss_sum = F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+            loss = loss_sum * (self.ctx.world_size / n_global)
+        else:
+            loss = F.binary_cross_entropy_with_logits(logits, y)
+            loss_sum = loss * y.shape[0]
+        correct = ((logits.detach() > 0) == (y > 0.5)).sum()
+        return loss, loss_sum.detach(), correct
+
+    def train_step(self, start: int, end: int) -> torch.Tensor:
+        """One optimizer step on batch ``order[start:end]`` (this process's shard of it); no host sync."""
+        idx = self.order[start:end]
+        n_global = end - start
+        if self.ctx.world_size > 1:
+            idx = dist_utils.shard(idx, self.ctx)
+        x_u8, y = self._gather(idx)
+        self.module.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, loss_sum, correct = self.step_loss(x_u8, y, n_global)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            self.optimizer.step()
+        with torch.no_grad():
+            self.sums += torch.stack([loss_sum.double(), correct.double()])
+        self.count += n_global
+        return loss_sum / max(y.shape[0], 1)
+
+    def read_sums(self) -> tuple[float, float, float]:
+        """(Σ loss, Σ correct, n) of the epoch so far, over all processes (one sync)."""
+        s = self.sums.clone()
+        if self.ctx.world_size > 1:
+            dist_utils.all_reduce_sum(s)
+        loss_sum, correct = s.cpu().tolist()
+        return loss_sum, correct, float(self.count)
+
+    def set_sums(self, values: Sequence[float]) -> None:
+        """Restore the epoch sums (process 0 holds the restored totals, the others start at 0)."""
+        loss_sum, correct, n = (float(v) for v in values)
+        v = [loss_sum, correct] if self.ctx.rank == 0 else [0.0, 0.0]
+        self.sums = torch.tensor(v, dtype=torch.float64, device=self.device)
+        self.count = int(n)
+
+    # evaluation
+    @torch.no_grad()
+    def logits(self, idx: np.ndarray) -> np.ndarray:
+        """Eval-mode logits for ``idx`` (float64 on the host)."""
+        self.module.eval()
+        out = []
+        if self.resident:
+            if self._val_idx_cache is None or self._val_idx_cache[0] != id(idx):
+                self._val_idx_cache = (id(idx), torch.from_numpy(np.asarray(idx)).to(self.device))
+            idx_t = self._val_idx_cache[1]
+        bs = self.eval_batch_size
+        for s in range(0, len(idx), bs):
+            x_u8, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
+            x = self.normalization.apply_torch(x_u8, self.dtype)
+            with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+                out.append(self.module(x).double())
+        self.module.train()
+        return torch.cat(out).cpu().numpy() if out else np.zeros(0)
+
+    # state
+    def state_dict(self) -> dict:
+        return dict(self.module.state_dict())
+
+    def named_parameters(self):
+        return [(n, p.detach()) for n, p in self.module.named_parameters()]
+
+    def named_grads(self):
+        return [(n, p.grad) for n, p in self.module.named_parameters()]
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def parameters_finite(self) -> bool:
+        flags = [torch.isfinite(p).all() for p in self.module.parameters()]
+        return bool(torch.stack(flags).all()) if flags else True
+
+    def checkpoint_state(self) -> dict:
+        state = {"model": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.scaler is not None:
+            state["grad_scaler"] = self.scaler.state_dict()
+        return state
+
+    def load_checkpoint_state(self, state: Mapping) -> None:
+        load_scratch_state(self.module, state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and "grad_scaler" in state:
+            self.scaler.load_state_dict(state["grad_scaler"])
+
+
+class ScratchTwin:
+    """The NumPy model and optimizer, fed from the uint8 images on the host."""
+
+    name = "scratch"
+
+    def __init__(self, spec: ModelSpec, init_state: Mapping, reader: BatchReader, labels: np.ndarray,
+                 normalization: Any, *, dtype: str, optimizer: tuple[str, dict], eval_batch_size: int = 1024) -> None:
+        self.np_dtype, self.eval_batch_size = NUMPY_DTYPES[dtype], eval_batch_size
+        self.normalization = normalization
+        self.module = build_scratch_model(spec, dtype, init_state)
+        cls_name, kwargs = optimizer
+        self.optimizer = getattr(scratch_optim, cls_name)(list(self.module.parameters()), **kwargs)
+        self.loss_fn = BCEWithLogitsLoss()
+        self.reader, self.labels = reader, np.asarray(labels)
+        self.sums = [0.0, 0.0, 0.0]
+
+    def set_epoch_order(self, order: np.ndarray) -> None:
+        self.order = order
+
+    def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = self.normalization.apply_numpy(self.reader.read(idx), self.np_dtype)
+        return x, self.labels[idx].astype(self.np_dtype)
+
+    def train_step(self, start: int, end: int) -> float:
+        x, y = self._gather(self.order[start:end])
+        self.module.train()
+        self.optimizer.zero_grad()
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a NaN loss below
+            logits = self.module.forward(x)
+        if not np.isfinite(logits).all():
+            self.sums[0] += float("nan")
+            return float("nan")
+        loss = float(self.loss_fn.forward(logits, y))
+        self.module.backward(self.loss_fn.backward())  # dℓ/dz = (σ(z) − y)/N
+        self.optimizer.step()
+        n = len(y)
+        self.sums[0] += loss * n
+        self.sums[1] += float(np.count_nonzero((logits > 0) == (y > 0.5)))
+        self.sums[2] += n
+        return loss
+
+    def read_sums(self) -> tuple[float, float, float]:
+        return tuple(self.sums)
+
+    def set_sums(self, values: Sequence[float]) -> None:
+        self.sums = [float(v) for v in values]
+
+    def logits(self, idx: np.ndarray) -> np.ndarray:
+        self.module.eval()
+        out = [self.module.forward(self._gather(idx[s:s + self.eval_batch_size])[0])
+               for s in range(0, len(idx), self.eval_batch_size)]
+        self.module.train()
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+    def state_dict(self) -> dict:
+        return dict(self.module.state_dict())
+
+    def named_parameters(self):
+        return [(n, p.data) for n, p in self.module.named_parameters()]
+
+    def named_grads(self):
+        return [(n, p.grad) for n, p in self.module.named_parameters()]
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def parameters_finite(self) -> bool:
+        return all(bool(np.isfinite(p.data).all()) for p in self.module.parameters())
+
+    def checkpoint_state(self) -> dict:
+        return {"model": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_checkpoint_state(self, state: Mapping) -> None:
+        self.module.load_state_dict(to_numpy_state(state["model"]))
+        self.optimizer.load_state_dict(to_numpy_tree(state["optimizer"]))
+
+
+def upload_uint8(reader: BatchReader, device: torch.device, chunk: int = 2048) -> torch.Tensor:
+    """Copy the reader's (possibly memory-mapped) uint8 images to ``device`` in chunks, never all in
+    host RAM (a memory-mapped cache is read with positional reads, so its pages are not mapped in either)."""
+    n = len(reader.images)
+    out = torch.empty((n, *reader.row_shape), dtype=torch.uint8, device=device)
+    buffer = np.empty((min(chunk, n), *reader.row_shape), dtype=np.uint8)
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        rows = reader.read(np.arange(s, e), out=buffer[:e - s])
+        out[s:e].copy_(torch.from_numpy(rows))  # synchronous: the buffer is reused
+    return out
+
+
+__all__ = ["TorchTwin", "ScratchTwin", "upload_uint8"]

@@ -1,0 +1,44 @@
+"""Where a run executes: the CPU cores it may use and the torch device it asks for.
+
+Both the dog/cat pipeline and the studies read these, so a ``--device`` flag means the
+same everywhere and a core count is the one the process is allowed, not the machine's.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_device(choice: str, local_rank: int | None = None) -> torch.device:
+    """The device a ``--device`` choice names: ``auto`` → CUDA when torch sees a GPU, else the CPU.
+
+    ``local_rank`` (under torchrun) picks this process's GPU when the choice leaves the
+    index open. Asking for CUDA where torch sees none is an error that says what to pass.
+    """
+    import torch  # here, not above: the decode workers count cores without loading torch
+
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"--device {choice}: torch sees no CUDA device here; use --device cpu or auto")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(choice)
+    if device.type == "cuda" and device.index is None and local_rank is not None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+__all__ = ["DEVICES", "available_cores", "resolve_device"]

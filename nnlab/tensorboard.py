@@ -1,0 +1,125 @@
+"""TensorBoard histograms and scalars for every run of the project, written one event per step.
+
+A :class:`Histogram` is what TensorBoard stores: min, max, count, Σv, Σv² and the
+counts of equal-width buckets over [min, max] (``bucket_limits`` are right edges).
+:func:`histogram` computes one from a NumPy array or a torch tensor; a tensor's
+histogram is computed on its device (min, max, bucket counts by ``scatter_add``) and
+fetched in one small transfer, so logging a 7.7M-weight layer from a GPU costs one
+sync and a few kilobytes, not a copy of the layer.
+
+:class:`EventWriter` writes each logged step as one event holding every tag, scalars
+and histograms together: one protobuf instead of one per tag, which keeps the cost of
+~60 tags a step small. It writes through the ``tensorboard`` package's own event-file
+writer (the scratch twin needs no torch for it), or into a ``SummaryWriter``'s file,
+so the trainer's images and PR curves share the run's event file.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+HIST_BINS = 64
+
+
+@dataclass
+class Histogram:
+    """One histogram as TensorBoard stores it: ``bucket_limits`` are the buckets' right edges."""
+
+    min: float
+    max: float
+    num: float
+    sum: float
+    sum_squares: float
+    bucket_limits: np.ndarray
+    bucket_counts: np.ndarray
+
+
+def histogram(values: Any, bins: int = HIST_BINS) -> Histogram | None:
+    """The :class:`Histogram` of ``values`` (array or tensor) over ``bins`` equal widths of [min, max].
+
+    ``None`` when the values are empty or not all finite. Constant values give a single
+    bucket at their value.
+    """
+    if isinstance(values, torch.Tensor):
+        v = values.detach().flatten()
+        if v.numel() == 0:
+            return None
+        v = v.to(torch.float64 if v.dtype == torch.float64 else torch.float32)
+        lo, hi = v.min(), v.max()
+        width = (hi - lo).clamp_min(torch.finfo(v.dtype).tiny)
+        idx = ((v - lo) / width * bins).long().clamp_(0, bins - 1)
+        counts = torch.zeros(bins, dtype=torch.int64, device=v.device).scatter_add_(0, idx, torch.ones_like(idx))
+        stats = torch.stack([lo, hi, v.sum(), (v * v).sum()]).double()
+        host = torch.cat([stats, counts.double()]).cpu().numpy()  # the one device→host transfer
+        lo_, hi_, total, total_sq = (float(a) for a in host[:4])
+        counts_np, n = host[4:], v.numel()
+    else:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        if v.size == 0:
+            return None
+        lo_, hi_ = float(v.min()), float(v.max())
+        if math.isfinite(lo_) and math.isfinite(hi_):
+            counts_np, _ = np.histogram(v, bins=bins, range=(lo_, max(hi_, lo_ + 1e-300)))
+        else:
+            counts_np = np.zeros(bins)
+        total, total_sq, n = float(v.sum()), float(v @ v), v.size
+    if not (math.isfinite(lo_) and math.isfinite(hi_) and math.isfinite(total_sq)):
+        return None
+    if hi_ == lo_:
+        return Histogram(lo_, hi_, n, total, total_sq, np.array([hi_]), np.array([float(n)]))
+    edges = np.linspace(lo_, hi_, bins + 1)[1:]
+    return Histogram(lo_, hi_, n, total, total_sq, edges, np.asarray(counts_np, dtype=np.float64))
+
+
+class EventWriter:
+    """Writes each logged step as one event: ``write(step, scalars={tag: value}, histograms={tag: Histogram})``.
+
+    ``EventWriter(logdir)`` opens an event file of its own; ``EventWriter(file_writer=…)``
+    adds to an open one (a ``SummaryWriter``'s ``_get_file_writer()``).
+    """
+
+    def __init__(self, logdir: str | Path | None = None, *, file_writer: Any = None) -> None:
+        if (logdir is None) == (file_writer is None):
+            raise ValueError("EventWriter: expected a logdir or a file_writer, not both or neither")
+        if file_writer is None:
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+            Path(logdir).mkdir(parents=True, exist_ok=True)
+            file_writer = EventFileWriter(str(logdir))
+        self._file = file_writer
+
+    def write(self, step: int, scalars: Mapping[str, float] | None = None,
+              histograms: Mapping[str, Histogram] | None = None) -> None:
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+
+        values = [Summary.Value(tag=tag, simple_value=v) for tag, v in (scalars or {}).items()]
+        for tag, h in (histograms or {}).items():
+            proto = HistogramProto(
+                min=h.min, max=h.max, num=h.num, sum=h.sum, sum_squares=h.sum_squares,
+                bucket_limit=h.bucket_limits.tolist(), bucket=h.bucket_counts.tolist(),
+            )
+            values.append(Summary.Value(tag=tag, histo=proto))
+        self._file.add_event(Event(wall_time=time.time(), step=int(step), summary=Summary(value=values)))
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "EventWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+__all__ = ["HIST_BINS", "Histogram", "histogram", "EventWriter"]

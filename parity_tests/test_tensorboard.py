@@ -1,0 +1,36 @@
+"""The one histogram writer: histograms of arrays and tensors agree, and one event holds every tag of a step."""
+
+import numpy as np
+import pytest
+import torch
+
+from nnlab.tensorboard import EventWriter, histogram
+
+
+def test_histogram_of_tensor_and_array_agree():
+    rng = np.random.default_rng(1)
+    values = rng.standard_normal((40, 30))
+    a = histogram(values, bins=16)
+    b = histogram(torch.from_numpy(values), bins=16)
+    assert a.num == b.num == 1200 and a.bucket_counts.sum() == b.bucket_counts.sum() == 1200
+    assert np.allclose(a.bucket_limits, b.bucket_limits) and np.array_equal(a.bucket_counts, b.bucket_counts)
+    assert a.sum_squares == pytest.approx(float((values ** 2).sum()))
+    assert histogram(np.zeros(5)).bucket_counts.tolist() == [5.0]
+    assert histogram(np.array([1.0, np.nan])) is None and histogram(torch.zeros(0)) is None
+
+
+def test_one_event_per_step_holds_scalars_and_histograms(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    values = np.linspace(-1.0, 1.0, 101)
+    with EventWriter(tmp_path) as writer:
+        for step in (0, 5):
+            writer.write(step, scalars={"loss": 1.0 / (step + 1)}, histograms={"w": histogram(values + step, bins=8)})
+    acc = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "histograms": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(0, 1.0), (5, pytest.approx(1 / 6))]
+    h = acc.Histograms("w")[-1].histogram_value
+    assert acc.Histograms("w")[-1].step == 5 and h.num == 101 and sum(h.bucket) == 101
+    assert h.min == pytest.approx(4.0) and h.max == pytest.approx(6.0) and len(h.bucket_limit) == 8
+    with pytest.raises(ValueError, match="a logdir or a file_writer"):
+        EventWriter()

@@ -53,20 +53,25 @@ def conv_output_size(size: int, kernel: int, stride: int, pad_total: int, dilati
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _check_arguments(kernel: tuple, stride: tuple, padding: Any, dilation: tuple) -> None:
+    """The checks F.conv2d and F.unfold make, with their words."""
+    if min(kernel) <= 0:
+        raise ValueError(f"kernel_size must be positive, got {kernel}")
+    if min(stride) <= 0:
+        raise ValueError(f"non-positive stride is not supported, got stride={stride}")
+    if min(dilation) <= 0:
+        raise ValueError(f"non-positive dilation is not supported, got dilation={dilation}")
+    if min(p for edges in _padding_edges(padding) for p in edges) < 0:
+        raise ValueError(f"negative padding is not supported, got padding={padding!r}")
+
+
 def _geometry(x_shape, kernel_size, stride, padding, dilation):
     """Normalized arguments and the output size of one im2col/col2im call; raises on a bad geometry."""
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
     dh, dw = _pair(dilation, "dilation")
+    _check_arguments((kh, kw), (sh, sw), padding, (dh, dw))
     (pt, pb), (pl, pr) = _padding_edges(padding)
-    if min(kh, kw) <= 0:
-        raise ValueError(f"kernel_size must be positive, got {(kh, kw)}")
-    if min(sh, sw) <= 0:
-        raise ValueError(f"non-positive stride is not supported, got stride={(sh, sw)}")
-    if min(dh, dw) <= 0:
-        raise ValueError(f"non-positive dilation is not supported, got dilation={(dh, dw)}")
-    if min(pt, pb, pl, pr) < 0:
-        raise ValueError(f"negative padding is not supported, got padding={padding!r}")
     H, W = x_shape[-2:]
     ext_h, ext_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1  # pixels one (dilated) kernel covers
     if H + pt + pb < ext_h or W + pl + pr < ext_w:
@@ -257,8 +262,7 @@ class Conv2d(Module):
         else:
             self.padding = _pair(padding, "padding")
             self._pads = tuple((p, p) for p in self.padding)
-        # the same checks F.conv2d makes, here at construction
-        _geometry((1, 1, 1 << 30, 1 << 30), self.kernel_size, self.stride, self._pads, self.dilation)
+        _check_arguments(self.kernel_size, self.stride, 0 if isinstance(padding, str) else self.padding, self.dilation)
         kh, kw = self.kernel_size
         fan_in = self.in_channels // self.groups * kh * kw
         bound = 1.0 / math.sqrt(fan_in)

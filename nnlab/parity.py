@@ -79,13 +79,14 @@ def compare(
     a64, e64 = a.astype(np.float64), e.astype(np.float64)
     nan_a, nan_e = np.isnan(a64), np.isnan(e64)
     if (nan_a != nan_e).any():
-        idx = np.unravel_index(np.argmax(nan_a != nan_e), a.shape) if a.ndim else ()
+        idx = tuple(int(i) for i in np.unravel_index(np.argmax(nan_a != nan_e), a.shape)) if a.ndim else ()
         raise AssertionError(
             f"[{concept}] {tensor}: NaN mismatch at {idx}: {actual_name}={float(a64[idx])!r}, "
             f"{expected_name}={float(e64[idx])!r}"
         )
     same_inf = np.isinf(e64) & (a64 == e64)
-    diff = np.where(nan_a | same_inf, 0.0, np.abs(a64 - e64))
+    with np.errstate(invalid="ignore"):  # inf − inf is NaN here; those elements are set just below
+        diff = np.where(nan_a | same_inf, 0.0, np.abs(a64 - e64))
     diff = np.where(np.isnan(diff), np.inf, diff)
     finite = np.where(np.isfinite(e64), e64, 0.0)
     scale = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
@@ -94,7 +95,8 @@ def compare(
     if a.size and (excess > 0).any():
         flat = int(np.argmax(excess))
         idx = np.unravel_index(flat, a.shape) if a.ndim else ()
-        rel = diff[idx] / max(abs(e64[idx]), np.finfo(np.float64).tiny)
+        with np.errstate(invalid="ignore"):  # inf / inf: an infinite error has no relative size
+            rel = diff[idx] / max(abs(e64[idx]), np.finfo(np.float64).tiny)
         raise AssertionError(
             f"[{concept}] {tensor}: worst element {tuple(int(i) for i in idx)}: "
             f"{actual_name}={float(a64[idx])!r}, {expected_name}={float(e64[idx])!r}, "

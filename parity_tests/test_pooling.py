@@ -147,6 +147,20 @@ def test_maxpool2d_2x2_halves_the_image_and_keeps_one_byte_per_window():
     assert dx.shape == x.shape and dx.sum() == y.size and (dx[:, :, :, 98] == 0).all()  # the last column is in no window
 
 
+def test_attributes_and_repr_are_torchs():
+    """Arguments are kept as given, as torch keeps them (an int stays an int; stride defaults to kernel_size)."""
+    for s, t in [
+        (sp.MaxPool2d(2), tp.MaxPool2d(2)),
+        (sp.MaxPool2d((3, 2), 1, (1, 0), 2, False, True), tp.MaxPool2d((3, 2), 1, (1, 0), 2, False, True)),
+        (sp.AvgPool2d(3, 2, 1, True, False, 5), tp.AvgPool2d(3, 2, 1, True, False, 5)),
+        (sp.AdaptiveAvgPool2d((4, None)), tp.AdaptiveAvgPool2d((4, None))),
+    ]:
+        assert repr(s) == repr(t)
+        for name in ("kernel_size", "stride", "padding", "dilation", "return_indices", "ceil_mode", "count_include_pad",
+                     "divisor_override", "output_size"):
+            assert getattr(s, name, None) == getattr(t, name, None), name
+
+
 def test_avgpool2d_divisor_rules():
     """ceil_mode windows clipped to the padded input (count_include_pad) or to the input alone."""
     x = np.ones((1, 1, 5, 5))
@@ -221,6 +235,8 @@ def test_pool_bad_input_raises_like_torch(torch_call, scratch_call, scratch_erro
 
 
 def test_pool_backward_misuse_and_integer_input():
+    with pytest.raises(NotImplementedError, match="return_indices=True is not supported"):
+        sp.MaxPool2d(2, return_indices=True)
     # torch max-pools integer tensors; the twins work in float32/float64 only, as every scratch layer
     with pytest.raises(TypeError, match="expected a float32 or float64 array, got dtype int64"):
         sp.MaxPool2d(2).forward(np.zeros((1, 1, 4, 4), np.int64))

@@ -43,12 +43,14 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride, padding, dilation, ceil_mode) -> None:
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None or stride == () else _pair(stride, "stride")
-        self.padding = _pair(padding, "padding")
-        self.dilation = _pair(dilation, "dilation")
-        self.ceil_mode = bool(ceil_mode)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
+        # torch keeps the arguments as given (an int stays an int); the pairs below do the work
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None or stride == () else stride
+        self.padding = padding
+        self.ceil_mode = ceil_mode
+        self._k, self._s = _pair(kernel_size, "kernel_size"), _pair(self.stride, "stride")
+        self._p, self._d = _pair(padding, "padding"), _pair(dilation, "dilation")
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = self._k, self._s, self._p, self._d
         name = type(self).__name__
         if kh <= 0 or kw <= 0:
             raise ValueError(f"{name}: kernel size should be greater than zero, but got kH: {kh} kW: {kw}")
@@ -57,11 +59,10 @@ class _Pool2d(Module):
         if dh <= 0 or dw <= 0:
             raise ValueError(f"{name}: dilation should be greater than zero, but got dilationH: {dh} dilationW: {dw}")
         if ph < 0 or pw < 0:
-            raise ValueError(f"{name}: pad must be non-negative, but got pad: {self.padding}")
+            raise ValueError(f"{name}: pad must be non-negative, but got pad: {self._p}")
         if ph > kh // 2 or pw > kw // 2:
             raise ValueError(
-                f"{name}: pad should be at most half of kernel size, but got pad={self.padding}, "
-                f"kernel_size={self.kernel_size}"
+                f"{name}: pad should be at most half of kernel size, but got pad={self._p}, kernel_size={self._k}"
             )
         self._cache: tuple | None = None
 
@@ -77,7 +78,7 @@ class _Pool2d(Module):
         H, W = x.shape[-2:]
         out_hw = tuple(
             pool_output_size(size, k, s, p, d, self.ceil_mode)
-            for size, k, s, p, d in zip((H, W), self.kernel_size, self.stride, self.padding, self.dilation)
+            for size, k, s, p, d in zip((H, W), self._k, self._s, self._p, self._d)
         )
         if min(out_hw) < 1:
             raise ValueError(
@@ -88,8 +89,8 @@ class _Pool2d(Module):
 
     def _padded(self, x: np.ndarray, out_hw, fill: float) -> np.ndarray:
         """x framed with ``fill`` so that every window of every output position lies inside."""
-        (ph, pw), N, C, H, W = self.padding, *x.shape
-        span = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_hw, self.stride, self.dilation, self.kernel_size)]
+        (ph, pw), N, C, H, W = self._p, *x.shape
+        span = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out_hw, self._s, self._d, self._k)]
         Hp, Wp = max(H + 2 * ph, span[0]), max(W + 2 * pw, span[1])  # ceil_mode may reach past the padding
         if (Hp, Wp) == (H, W):
             return x
@@ -99,7 +100,7 @@ class _Pool2d(Module):
 
     def _offsets(self, out_hw):
         """(k, rows, cols): the slices of the padded input that kernel offset k = i·kw + j sees, i.e. xp[..., o·s + i·d, q·s + j·d]."""
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
+        (kh, kw), (sh, sw), (dh, dw) = self._k, self._s, self._d
         oh, ow = out_hw
         for i in range(kh):
             for j in range(kw):
@@ -137,8 +138,20 @@ class MaxPool2d(_Pool2d):
     reuses.
     """
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        if return_indices:  # kept in torch's position so that positional arguments mean the same
+            raise NotImplementedError("MaxPool2d: return_indices=True is not supported here (there is no MaxUnpool2d)")
+        self.dilation = dilation
+        self.return_indices = False
         self._windows: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -171,12 +184,12 @@ class MaxPool2d(_Pool2d):
 
     def _inside(self, k: int, in_hw, out_hw) -> np.ndarray:
         """(OH, OW) mask: does kernel offset k of window (o, q) fall on an input pixel rather than the −∞ frame?"""
-        ij = divmod(k, self.kernel_size[1])
+        ij = divmod(k, self._k[1])
         masks = [
             (p <= o) & (o < p + size)
             for o, p, size in (
                 (np.arange(n) * s + idx * d, p, size)
-                for n, s, idx, d, p, size in zip(out_hw, self.stride, ij, self.dilation, self.padding, in_hw)
+                for n, s, idx, d, p, size in zip(out_hw, self._s, ij, self._d, self._p, in_hw)
             )
         ]
         return np.logical_and.outer(*masks)
@@ -184,10 +197,10 @@ class MaxPool2d(_Pool2d):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x_shape, xp_shape, winner, unbatched = self._cached()
         dout = self._dout(dout, winner.shape, unbatched)
-        extent = [d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size)]
-        disjoint = all(s >= e for s, e in zip(self.stride, extent))
+        extent = [d * (k - 1) + 1 for d, k in zip(self._d, self._k)]
+        disjoint = all(s >= e for s, e in zip(self._s, extent))
         tiled = disjoint and all(
-            s == e and o * s == size for s, e, o, size in zip(self.stride, extent, winner.shape[2:], xp_shape[2:])
+            s == e and o * s == size for s, e, o, size in zip(self._s, extent, winner.shape[2:], xp_shape[2:])
         )
         dxp = (np.empty if tiled else np.zeros)(xp_shape, dtype=dout.dtype)  # tiled: every pixel is written below
         for k, rows, cols in self._offsets(winner.shape[2:]):
@@ -196,7 +209,7 @@ class MaxPool2d(_Pool2d):
                 np.multiply(dout, winner == k, out=dst)  # d max/dx_k = [k won the window]
             else:
                 dst += dout * (winner == k)
-        (ph, pw), (H, W) = self.padding, x_shape[2:]
+        (ph, pw), (H, W) = self._p, x_shape[2:]
         dx = dxp[:, :, ph : ph + H, pw : pw + W]  # gradient that reached the −∞ frame is dropped
         return dx[0] if unbatched else dx
 
@@ -235,7 +248,7 @@ class AvgPool2d(_Pool2d):
         if self.divisor_override is not None:
             return np.full(out_hw, self.divisor_override, dtype=dtype)
         sizes = []
-        for size, out, k, s, p in zip(in_hw, out_hw, self.kernel_size, self.stride, self.padding):
+        for size, out, k, s, p in zip(in_hw, out_hw, self._k, self._s, self._p):
             start = np.arange(out) * s - p
             end = np.minimum(start + k, size + p)
             real = np.minimum(end, size) - np.maximum(start, 0)
@@ -261,12 +274,9 @@ class AvgPool2d(_Pool2d):
         dxp = np.zeros(xp_shape, dtype=dout.dtype)
         for _, rows, cols in self._offsets(divisor.shape):
             dxp[:, :, rows, cols] += share
-        (ph, pw), (H, W) = self.padding, x_shape[2:]
+        (ph, pw), (H, W) = self._p, x_shape[2:]
         dx = dxp[:, :, ph : ph + H, pw : pw + W]
         return dx[0] if unbatched else dx
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", ceil_mode={self.ceil_mode}, count_include_pad={self.count_include_pad}"
 
 
 class AdaptiveAvgPool2d(Module):

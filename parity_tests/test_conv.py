@@ -104,6 +104,8 @@ def test_conv2d_options(dtype):
         assert [(n, p.shape) for n, p in s.named_parameters()] == [(n, tuple(p.shape)) for n, p in t.named_parameters()]
         assert list(s.state_dict()) == list(t.state_dict())
         assert repr(s) == repr(t), (repr(s), repr(t))
+        for name in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "padding_mode"):
+            assert getattr(s, name) == getattr(t, name), name
         assert_parity(f"Conv2d({cin}, {cout}, {k}, {kw})", s, t, [x])
         s.zero_grad()
         assert_parity(f"Conv2d({cin}, {cout}, {k}, {kw}) unbatched", s, t, [x[1]])
@@ -269,6 +271,10 @@ def test_conv_bad_input_raises_like_torch(torch_call, scratch_call, torch_error,
 
 
 def test_conv_backward_misuse():
+    with pytest.raises(ValueError, match="padding_mode must be one of"):
+        sc.Conv2d(2, 3, 3, padding_mode="mirror")
+    with pytest.raises(NotImplementedError, match="padding_mode='reflect' is not implemented here, only 'zeros'"):
+        sc.Conv2d(2, 3, 3, padding_mode="reflect")
     s = sc.Conv2d(2, 3, 3)
     with pytest.raises(RuntimeError, match="before forward"):
         s.backward(np.zeros((1, 3, 2, 2), np.float32))

@@ -200,11 +200,12 @@ class Conv2d(Module):
     torch's default, kaiming_uniform_(a=√5): W, b ~ U(−1/√fan_in, 1/√fan_in),
     fan_in = C_in/groups · kh · kw.
 
-    Forward, per sample n and per group g (K = C_in/groups · kh · kw, P = OH · OW):
+    Forward, with P = OH·OW and X_col = im2col(x) of shape (N, C_in·kh·kw, P):
 
-        X_col = im2col(x) (N, K, P),   W_col = weight.reshape(C_out, K),   Y = W_col · X_col + b.
+        Y = W_col · X_col + b,   W_col = weight.reshape(C_out, C_in/groups·kh·kw)   (C_out, P) per sample,
 
-    Backward, for upstream dY (N, C_out, P):
+    one product per group: group g multiplies its C_out/groups rows of W_col
+    with its C_in/groups·kh·kw rows of X_col. Backward, for dY (N, C_out, P):
 
         db = Σ_{n,p} dY,   dW = Σ_n dY_n · X_col,nᵀ,   dX_col = W_colᵀ · dY,   dx = col2im(dX_col).
 
@@ -212,6 +213,7 @@ class Conv2d(Module):
     (h, w) pair; ``padding`` also takes torch's strings ``'valid'`` (0) and
     ``'same'`` (output size = input size at stride 1; an even total d·(k − 1)
     puts the extra row/column at the bottom/right, as torch does).
+    ``padding_mode`` is torch's argument; only ``'zeros'`` is implemented.
 
     Memory: the padded input and the columns live in buffers owned by the
     layer and reused by the next call of the same or a smaller batch (the
@@ -233,10 +235,18 @@ class Conv2d(Module):
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
+        padding_mode: str = "zeros",
         dtype: Any = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         super().__init__()
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(
+                f"padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], but got padding_mode={padding_mode!r}"
+            )
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not implemented here, only 'zeros'")
+        self.padding_mode = padding_mode
         if not isinstance(groups, (int, np.integer)) or groups <= 0:
             raise ValueError(f"groups must be a positive integer, got {groups!r}")
         if in_channels <= 0 or out_channels <= 0:

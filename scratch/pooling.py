@@ -184,15 +184,10 @@ class MaxPool2d(_Pool2d):
 
     def _inside(self, k: int, in_hw, out_hw) -> np.ndarray:
         """(OH, OW) mask: does kernel offset k of window (o, q) fall on an input pixel rather than the −∞ frame?"""
-        ij = divmod(k, self._k[1])
-        masks = [
-            (p <= o) & (o < p + size)
-            for o, p, size in (
-                (np.arange(n) * s + idx * d, p, size)
-                for n, s, idx, d, p, size in zip(out_hw, self._s, ij, self._d, self._p, in_hw)
-            )
-        ]
-        return np.logical_and.outer(*masks)
+        i, j = divmod(k, self._k[1])
+        rows = np.arange(out_hw[0]) * self._s[0] + i * self._d[0] - self._p[0]  # input row that offset i reads
+        cols = np.arange(out_hw[1]) * self._s[1] + j * self._d[1] - self._p[1]
+        return np.logical_and.outer((rows >= 0) & (rows < in_hw[0]), (cols >= 0) & (cols < in_hw[1]))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         x_shape, xp_shape, winner, unbatched = self._cached()

@@ -136,6 +136,13 @@ def test_maxpool2d_nan_and_infinity_follow_torch():
         assert_parity("MaxPool2d all −∞", sp.MaxPool2d(3, 1, 1), tp.MaxPool2d(3, 1, 1), [only_minus_inf], check_fd=False)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unbatched_input(dtype):
+    x = np.random.default_rng(13).standard_normal((3, 7, 6)).astype(dtype)
+    for s, t in [(sp.MaxPool2d(3, 2, 1), tp.MaxPool2d(3, 2, 1)), (sp.AvgPool2d((2, 3), 1, (1, 0), True), tp.AvgPool2d((2, 3), 1, (1, 0), True))]:
+        assert_parity(f"{type(s).__name__} (C, H, W)", s, t, [x])
+
+
 def test_maxpool2d_2x2_halves_the_image_and_keeps_one_byte_per_window():
     x = np.random.default_rng(10).standard_normal((4, 3, 100, 99)).astype(np.float32)
     pool = sp.MaxPool2d(2)

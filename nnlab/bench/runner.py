@@ -36,9 +36,6 @@ FIGURE_FUNCTIONS: dict[str, Callable[[BenchSettings, bool], list[Row]]] = {
 }
 
 
-# -- running, table, JSON -----------------------------------------------------------------
-
-
 def run_benchmark(mode: str = "full", only: Iterable[str] | None = None, progress: bool = True,
                   settings: BenchSettings | None = None, command: str = "") -> dict:
     """Run the selected figures (all by default) and return the JSON-able result.

@@ -28,8 +28,9 @@ import scratch.optim as scratch_optim
 from nnlab.dogcat import distributed as dist_utils
 from nnlab.dogcat.cache import BatchReader
 from nnlab.dogcat.checkpoint import to_numpy_tree
-from nnlab.dogcat.models import NUMPY_DTYPES, TORCH_DTYPES, ModelSpec, build_scratch_model, build_torch_model, \
-    to_numpy_state
+from nnlab.dogcat.models import (
+    NUMPY_DTYPES, TORCH_DTYPES, ModelSpec, build_scratch_model, build_torch_model, to_numpy_state,
+)
 from scratch.losses import BCEWithLogitsLoss
 from torch_ref.module import load_scratch_state
 

@@ -11,8 +11,9 @@ import torch
 import scratch.layers as scratch_layers
 import scratch.optim as scratch_optim
 from nnlab.vanishing import stats
-from nnlab.vanishing.stats import LayerStats, numpy_stats_packed, scratch_loss, torch_stats_host, unpack_stats, \
-    write_stats
+from nnlab.vanishing.stats import (
+    LayerStats, numpy_stats_packed, scratch_loss, torch_stats_host, unpack_stats, write_stats,
+)
 from nnlab.vanishing.taps import layer_roles, scratch_pass, torch_pass
 from nnlab.vanishing.task import Task
 

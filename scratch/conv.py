@@ -3,7 +3,7 @@
 Seed idea (Deep Learning from Scratch ch. 7, CS231n): every output pixel of a
 convolution is the dot product of the filter with one receptive field. Copy
 each receptive field into a column, ``im2col``, and the whole layer becomes a
-single matrix product, Y = W_col · X_col, that BLAS runs near its peak. The
+single matrix product, Y = W_col · X_col, which BLAS computes fast. The
 backward pass is two more products with the same matrices, dW = dY · X_colᵀ
 and dX_col = W_colᵀ · dY, and ``col2im`` sums every column back onto the
 pixels it was copied from. ``col2im`` is the adjoint (the transpose) of
@@ -322,7 +322,7 @@ class Conv2d(Module):
         np.copyto(cols.reshape((N, C) + kernel + (oh, ow)), _windows(xp, kernel, stride, dilation, (oh, ow)))
         w = self.weight.data.reshape(G, O // G, K // G)
         if G == 1:
-            y = np.matmul(w[0], cols)  # Y = W_col · X_col, one product per sample
+            y = np.matmul(w[0], cols)  # Y = W_col · X_col (matmul applies W_col to each sample's columns)
         else:
             y = np.empty((N, O, P), dtype=x.dtype)
             for g in range(G):

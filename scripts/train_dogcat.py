@@ -16,17 +16,33 @@ import sys
 
 from nnlab.dogcat import distributed
 from nnlab.dogcat.checkpoint import CheckpointError
-from nnlab.dogcat.config import LOGGING, HelpFormatter, TrainConfig
+from nnlab.dogcat.config import LOGGING, HelpFormatter, TrainConfig, parse_command_line
 from nnlab.dogcat.data import DataLayoutError
 from nnlab.dogcat.train import TrainingDiverged, train
+
+
+EPILOG = """\
+examples:
+  python scripts/train_dogcat.py                                  # logistic model, torch, 15 epochs
+  python scripts/train_dogcat.py --model mlp --hidden 512 128 --batchnorm
+  python scripts/train_dogcat.py --data ~/PetImages --epochs 3 --logdir runs/pets
+  python scripts/train_dogcat.py --impl both --dtype float64 --epochs 2   # scratch = torch on real photos
+  python scripts/train_dogcat.py --resume runs/pets/checkpoint.pt --epochs 5
+  torchrun --nproc_per_node=2 scripts/train_dogcat.py --device cpu        # DistributedDataParallel
+  tensorboard --logdir runs                                       # then open http://localhost:6006
+
+Each run folder (--logdir) holds checkpoint.pt, config.json, metrics.csv, learning_curve.png,
+summary.json and the TensorBoard events.
+
+exit status: 0 done, 1 training diverged (NaN/inf loss; the last good checkpoint is kept),
+2 bad arguments, data or checkpoint."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         formatter_class=HelpFormatter,
-        epilog="Exit status: 0 done, 1 training diverged (NaN/inf loss; the last good checkpoint is kept), "
-               "2 bad arguments, data or checkpoint.",
+        epilog=EPILOG,
     )
     groups = TrainConfig.add_arguments(p)
     groups[LOGGING].add_argument(
@@ -37,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(build_parser(), argv)
     try:
         train(TrainConfig.from_arguments(args), resume=args.resume)
     except TrainingDiverged as exc:

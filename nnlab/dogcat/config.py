@@ -29,10 +29,45 @@ RESUME_OVERRIDES = ("epochs", "max_steps", "progress", "device")
 
 
 def _setting(default: Any = MISSING, *, factory: Any = MISSING, group: str | None = None, help: str = "",
-             flag: str | None = None, **argparse_kwargs: Any) -> Any:
-    """A field with its command-line form: ``group`` None keeps it off the command line."""
-    meta = dict(group=group, help=help, flag=flag, argparse=argparse_kwargs)
+             flag: str | None = None, only_with: Mapping[str, Sequence[str]] | None = None,
+             **argparse_kwargs: Any) -> Any:
+    """A field with its command-line form: ``group`` None keeps it off the command line.
+
+    ``only_with`` names the settings under which the flag does something, e.g.
+    ``{"model": ("mlp",)}``: giving the flag on the command line in another mode is an
+    error (:meth:`TrainConfig.validated`), not silently ignored.
+    """
+    meta = dict(group=group, help=help, flag=flag, argparse=argparse_kwargs, only_with=dict(only_with or {}))
     return field(default=default, default_factory=factory, metadata=meta)
+
+
+class _NotGiven:
+    """Placeholder for an option the command line did not give (see :func:`parse_command_line`)."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+NOT_GIVEN = _NotGiven()
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, plus ``args.given``: the dests of the options the command line gave.
+
+    Every dest starts as :data:`NOT_GIVEN` in the namespace, so argparse fills in no default
+    (it only sets missing attributes); what is still :data:`NOT_GIVEN` after parsing was not
+    given and gets its default. A flag given with its default value counts as given.
+    """
+    dests = {a.dest for a in parser._actions if a.default is not argparse.SUPPRESS}
+    args = parser.parse_args(argv, namespace=argparse.Namespace(**{d: NOT_GIVEN for d in dests}))
+    given = set()
+    for dest in dests:
+        if getattr(args, dest) is NOT_GIVEN:
+            setattr(args, dest, parser.get_default(dest))
+        else:
+            given.add(dest)
+    args.given = frozenset(given)
+    return args
 
 
 DATA, MODEL, RUNTIME, OPTIMIZATION, LOGGING = (
@@ -62,10 +97,11 @@ class TrainConfig:
                           help="logistic: the 3*PX*PX pixels straight into one sigmoid output; "
                                "mlp: hidden layers (see --hidden) before it")
     hidden: list = _setting(factory=lambda: [256], group=MODEL, type=int, nargs="+", metavar="N",
+                            only_with={"model": ("mlp",)},
                             help="hidden layer sizes of --model mlp, e.g. --hidden 256 or --hidden 512 128")
-    activation: str = _setting("relu", group=MODEL, choices=tuple(ACTIVATIONS),
+    activation: str = _setting("relu", group=MODEL, choices=tuple(ACTIVATIONS), only_with={"model": ("mlp",)},
                                help="nonlinearity after each hidden layer")
-    batchnorm: bool = _setting(False, group=MODEL, action="store_true",
+    batchnorm: bool = _setting(False, group=MODEL, action="store_true", only_with={"model": ("mlp",)},
                                help="BatchNorm1d after each hidden Linear (mlp only)")
     # implementation and device
     impl: str = _setting(
@@ -80,7 +116,7 @@ class TrainConfig:
     amp: bool = _setting(False, group=RUNTIME, action="store_true",
                          help="automatic mixed precision for the torch twin (bfloat16 autocast; float16 with "
                               "gradient scaling on GPUs without bfloat16)")
-    compile: bool = _setting(False, group=RUNTIME, action="store_true",
+    compile: bool = _setting(False, group=RUNTIME, action="store_true", only_with={"impl": ("torch", "both")},
                              help="torch.compile the torch model (fewer kernel launches)")
     resident_data: bool | None = _setting(
         None, group=RUNTIME, flag="--host-data", action="store_const", const=False,
@@ -91,7 +127,8 @@ class TrainConfig:
                               help="sgd: plain SGD; momentum: SGD with --momentum; adam; adamw (decoupled "
                                    "weight decay); rmsprop")
     lr: float = _setting(1e-4, group=OPTIMIZATION, help="learning rate")
-    momentum: float = _setting(0.9, group=OPTIMIZATION, help="momentum of --optimizer momentum")
+    momentum: float = _setting(0.9, group=OPTIMIZATION, only_with={"optimizer": ("momentum",)},
+                               help="momentum of --optimizer momentum")
     weight_decay: float | None = _setting(None, group=OPTIMIZATION, type=float,
                                           help="L2 penalty (decoupled for adamw); default: torch's, 0 (0.01 "
                                                "for adamw)")
@@ -120,6 +157,8 @@ class TrainConfig:
     # settings of the library only
     eval_batch_size: int = 1024
     val_examples: int = 8
+    #: names of the settings the command line gave (:func:`parse_command_line`); not saved
+    given: frozenset = field(default=frozenset(), compare=False, repr=False)
 
     # -- the command line ------------------------------------------------------------
 
@@ -143,8 +182,28 @@ class TrainConfig:
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> "TrainConfig":
-        """The config the parsed flags describe (fields without a flag keep their defaults)."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+        """The config the parsed flags describe (fields without a flag keep their defaults); ``given``
+        holds the settings the command line gave, when :func:`parse_command_line` parsed it."""
+        names = [f.name for f in fields(cls) if f.metadata.get("group")]
+        values = {name: getattr(args, name) for name in names if hasattr(args, name)}
+        return cls(**values, given=frozenset(getattr(args, "given", ())) & set(names))
+
+    @classmethod
+    def flag(cls, name: str) -> str:
+        """The command-line flag of setting ``name`` (``resident_data`` → ``--host-data``)."""
+        meta = {f.name: f.metadata for f in fields(cls)}[name]
+        return meta.get("flag") or "--" + name.replace("_", "-")
+
+    def inapplicable(self) -> list[str]:
+        """What is wrong with each given flag that does nothing under the other settings (``only_with``)."""
+        problems = []
+        for f in fields(self):
+            for setting, allowed in f.metadata.get("only_with", {}).items():
+                if f.name in self.given and getattr(self, setting) not in allowed:
+                    flag, other = self.flag(f.name), self.flag(setting)
+                    problems.append(f"{flag} applies only with {other} {' or '.join(allowed)} "
+                                    f"(this run has {other} {getattr(self, setting)})")
+        return problems
 
     # -- checks and derived settings ---------------------------------------------------
 
@@ -171,6 +230,8 @@ class TrainConfig:
             raise ValueError("--impl scratch runs on the CPU (NumPy); use --device cpu or auto")
         if self.max_steps is not None and self.max_steps <= 0:
             raise ValueError(f"max_steps: expected a positive integer, got {self.max_steps}")
+        if self.inapplicable():
+            raise ValueError("; ".join(self.inapplicable()))
         return replace(self, hidden=[int(h) for h in self.hidden])
 
     def model_spec(self, input_shape: Sequence[int] | None = None) -> ModelSpec:
@@ -207,7 +268,9 @@ class TrainConfig:
     # -- saving ------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        del d["given"]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
@@ -229,13 +292,20 @@ def default_logdir(config: TrainConfig, root: str = "runs") -> str:
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows the default of every option that takes a value; on/off flags say it in their help."""
+    """Shows the default of every option that takes a value, except where the help already
+    speaks of its default, the default is None, or the option is required; on/off flags say
+    it in their help. The description and epilog keep their line breaks (examples)."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
-        if action.nargs == 0:
-            return action.help
+        help = action.help or ""
+        if (action.nargs == 0 or action.required or action.default in (None, argparse.SUPPRESS)
+                or "default" in help.lower()):
+            return help
         return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 __all__ = ["TrainConfig", "IMPLS", "DEVICES", "OPTIMIZERS", "DTYPES", "RESUME_OVERRIDES", "resumed_config",
-           "default_logdir", "HelpFormatter"]
+           "default_logdir", "HelpFormatter", "NOT_GIVEN", "parse_command_line"]

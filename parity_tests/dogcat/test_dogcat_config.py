@@ -30,7 +30,7 @@ def test_every_setting_but_the_library_ones_has_a_flag_with_help():
     TrainConfig.add_arguments(parser)
     dests = {a.dest: a for a in parser._actions}
     for f in fields(TrainConfig):
-        if f.name in ("eval_batch_size", "val_examples"):
+        if f.name in ("eval_batch_size", "val_examples", "given"):
             assert f.name not in dests
         else:
             assert f.name in dests and dests[f.name].help, f.name

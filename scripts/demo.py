@@ -94,14 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=None,
                    help="dog/cat photo folder (Kaggle train/, PetImages/ or cat/ + dog/); default: $DOGCAT_DATA, "
                         "else the shared sample when present, else a synthetic set generated in code")
-    p.add_argument("--logdir", default="runs/demo", help="TensorBoard folder for every step (default: %(default)s)")
+    p.add_argument("--logdir", default=None,
+                   help="TensorBoard folder for every step (default: runs/demo/<date-time>, a fresh one per tour, "
+                        "so a second tour never writes into the first one's runs)")
     p.add_argument("--epochs", type=int, default=15, help="dog/cat training epochs (default: %(default)s)")
     p.add_argument("--quick", action="store_true",
                    help="a shorter tour: 3 dog/cat epochs and a 20-step vanishing-gradient study")
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error(f"--epochs must be at least 1, got {args.epochs}")
-    logdir = Path(args.logdir)
+    logdir = Path(args.logdir) if args.logdir else Path("runs", "demo", time.strftime("%Y%m%d-%H%M%S"))
     start = time.perf_counter()
 
     banner("1. Backprop on a computational graph (CS231n sigmoid neuron)")

@@ -4,14 +4,15 @@ Each field carries its help text and command-line form in its metadata, so the f
 of ``scripts/train_dogcat.py`` are built from the fields (:meth:`TrainConfig.add_arguments`)
 and the parsed flags become a config in one step (:meth:`TrainConfig.from_arguments`):
 a default is written once, here. The config is saved in every checkpoint; a resumed run
-takes it back whole, except the few settings of :data:`RESUME_OVERRIDES`
-(:func:`resumed_config`).
+takes it back whole: only the settings of :data:`RESUME_OVERRIDES` may change, and only
+when given again (:func:`resumed_config`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +25,11 @@ IMPLS = ("torch", "scratch", "both")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 DTYPES = ("float32", "float64")
 
-#: Settings a resumed run takes from its own command line; all others come from the checkpoint.
-RESUME_OVERRIDES = ("epochs", "max_steps", "progress", "device")
+#: Settings a resumed run may change by giving them again (how long, where, how it reports); every
+#: other setting shapes the model, the data split or the optimization and must stay as saved.
+RESUME_OVERRIDES = ("epochs", "max_steps", "progress", "device", "data", "cache_dir", "workers", "compile",
+                    "resident_data", "logdir", "tensorboard", "hist_every", "log_every", "checkpoint_every",
+                    "eval_batch_size", "val_examples", "overwrite")
 
 
 def _setting(default: Any = MISSING, *, factory: Any = MISSING, group: str | None = None, help: str = "",
@@ -137,7 +141,7 @@ class TrainConfig:
     seed: int = _setting(0, group=OPTIMIZATION, help="seeds the initial weights, the split and the batch order")
     max_steps: int | None = _setting(None, group=OPTIMIZATION, type=int,
                                      help="stop after this many optimizer steps in total (a checkpoint is "
-                                          "written there)")
+                                          "written there; 0: no limit, which lifts a saved one on --resume)")
     # logging and checkpoints
     logdir: str | None = _setting(None, group=LOGGING,
                                   help="TensorBoard event files and checkpoint.pt go here (default: "
@@ -154,6 +158,9 @@ class TrainConfig:
                                           "ends)")
     progress: bool = _setting(True, group=LOGGING, flag="--no-progress", action="store_false",
                               help="no progress bars")
+    overwrite: bool = _setting(False, group=LOGGING, action="store_true",
+                               help="start afresh in a --logdir that holds an earlier run, deleting its "
+                                    "checkpoint and event files (without it such a folder is refused)")
     # settings of the library only
     eval_batch_size: int = 1024
     val_examples: int = 8
@@ -228,11 +235,11 @@ class TrainConfig:
             raise ValueError("--amp applies to the torch twin only; use it with --impl torch")
         if self.impl == "scratch" and self.device == "cuda":
             raise ValueError("--impl scratch runs on the CPU (NumPy); use --device cpu or auto")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise ValueError(f"max_steps: expected a positive integer, got {self.max_steps}")
+        if self.max_steps is not None and self.max_steps < 0:
+            raise ValueError(f"max_steps: expected a positive integer (or 0: no limit), got {self.max_steps}")
         if self.inapplicable():
             raise ValueError("; ".join(self.inapplicable()))
-        return replace(self, hidden=[int(h) for h in self.hidden])
+        return replace(self, hidden=[int(h) for h in self.hidden], max_steps=self.max_steps or None)
 
     def model_spec(self, input_shape: Sequence[int] | None = None) -> ModelSpec:
         """The model these settings describe, for inputs of ``input_shape`` (default: 3 x image_size²)."""
@@ -279,16 +286,40 @@ class TrainConfig:
 
 
 def resumed_config(saved: Mapping[str, Any], current: TrainConfig, checkpoint: str | Path) -> TrainConfig:
-    """The saved config with :data:`RESUME_OVERRIDES` taken from ``current``; the run folder is
-    ``current.logdir`` or else the checkpoint's own folder."""
+    """The run a checkpoint continues: its saved settings, with those of :data:`RESUME_OVERRIDES`
+    that ``current.given`` names taken from ``current`` (``--epochs 20``, ``--device cpu``, …).
+
+    ``data`` is ``--data`` when given, else ``$DOGCAT_DATA`` when set, else the saved folder, so a
+    moved photo folder can be followed (the trainer then checks it holds the same photos). The run
+    folder is ``current.logdir`` when given, else the checkpoint's own folder. Any other setting
+    given with a value other than the saved one is a ValueError: it would change the model, the
+    data split or the optimization the checkpoint belongs to.
+    """
+    base = TrainConfig.from_dict(saved)
+    changed = [name for name in sorted(current.given)
+               if name not in RESUME_OVERRIDES and getattr(current, name) != getattr(base, name)]
+    if changed:
+        what = "; ".join(f"{TrainConfig.flag(name)} {getattr(current, name)!r} (the run has "
+                         f"{getattr(base, name)!r})" for name in changed)
+        raise ValueError(f"cannot change on --resume: {what}. A resumed run keeps the settings its checkpoint "
+                         "was trained with; start a new run (another --logdir) to train with these")
+    overrides = {name: getattr(current, name) for name in RESUME_OVERRIDES if name in current.given}
+    if "data" not in current.given and os.environ.get("DOGCAT_DATA"):
+        overrides["data"] = os.environ["DOGCAT_DATA"]
     folder = Path(checkpoint).parent if Path(checkpoint).is_file() else Path(checkpoint)
-    overrides = {name: getattr(current, name) for name in RESUME_OVERRIDES}
-    return replace(TrainConfig.from_dict(saved), logdir=current.logdir or str(folder), **overrides)
+    overrides["logdir"] = current.logdir or str(folder)
+    overrides["overwrite"] = current.overwrite  # what this command asks, never what the first run did
+    return replace(base, **overrides, given=current.given)
 
 
 def default_logdir(config: TrainConfig, root: str = "runs") -> str:
-    """``runs/<timestamp>-<config>``."""
-    return str(Path(root) / f"{datetime.now():%Y%m%d-%H%M%S}-{config.describe()}")
+    """``runs/<timestamp>-<config>``, with ``-2``, ``-3``, … when a run of the same second took it."""
+    base = Path(root) / f"{datetime.now():%Y%m%d-%H%M%S}-{config.describe()}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return str(path)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

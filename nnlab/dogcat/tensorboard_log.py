@@ -82,10 +82,12 @@ class TensorBoardLogger:
         return self.writer is not None
 
     def scalars(self, values: Mapping[str, Any], step: int) -> None:
+        """One point per tag; a NaN (a metric of an empty validation split) is left out, not drawn."""
         if self.writer is None:
             return
         for tag, value in values.items():
-            self.writer.add_scalar(tag, _as_float(value), step)
+            if not np.isnan(_as_float(value)):
+                self.writer.add_scalar(tag, _as_float(value), step)
 
     def wants_histograms(self, step: int) -> bool:
         return self.writer is not None and self.hist_every > 0 and step % self.hist_every == 0
@@ -121,7 +123,7 @@ class TensorBoardLogger:
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
         clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
-        metric_tags = {f"hparam/{k}": _as_float(v) for k, v in metrics.items()}
+        metric_tags = {f"hparam/{k}": _as_float(v) for k, v in metrics.items() if not np.isnan(_as_float(v))}
         exp, ssi, sei = hparams_summary(clean, metric_tags)
         fw = self.writer._get_file_writer()
         for summary in (exp, ssi, sei):

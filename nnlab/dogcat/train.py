@@ -24,6 +24,7 @@ checked finite, so the last one on disk is always good.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,14 +40,23 @@ from nnlab.dogcat.config import TrainConfig, default_logdir, resumed_config
 from nnlab.dogcat.data import DEFAULT_NORMALIZATION, Normalization, load_data, stratified_split
 from nnlab.dogcat.metrics import binary_metrics, epoch_line, format_confusion
 from nnlab.dogcat.models import initial_state_dict, max_parameter_difference, to_numpy_state
+from nnlab.dogcat.preflight import check_run_folder, check_same_data, nothing_left
 from nnlab.dogcat.tensorboard_log import TensorBoardLogger
 from nnlab.dogcat.twins import ScratchTwin, TorchTwin
-from nnlab.runtime import resolve_device
+from nnlab.runtime import resolve_device, show_progress
 from scratch.activations import sigmoid
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message says where and which checkpoint is good."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run; ``checkpoint`` is the last one written (None: nothing to resume)."""
+
+    def __init__(self, where: str, checkpoint: str | None) -> None:
+        super().__init__(where)
+        self.where, self.checkpoint = where, checkpoint
 
 
 @dataclass
@@ -86,7 +96,20 @@ def train(
     :data:`~nnlab.dogcat.config.RESUME_OVERRIDES` and ``logdir``, taken from ``config``.
     """
     start = time.perf_counter()
-    run = _Run(config, data, normalization, resume, log)
+    ckpt, run = None, None
+    try:
+        if resume is not None:
+            ckpt = ckpt_io.load_checkpoint(resume)
+            saved = dict(ckpt["config"], data=ckpt["config"].get("data") or ckpt.get("data", {}).get("root"))
+            config = resumed_config(saved, config, resume)
+            why = nothing_left(ckpt, config.epochs, config.validated().max_steps)
+            if why is not None:  # a finished run: say so and write nothing, not even an event file
+                _printer(log, dist_utils.DistContext(rank=int(os.environ.get("RANK", "0"))))(
+                    f"nothing to train in {config.logdir}: {why}")
+                return _result_of_checkpoint(ckpt, config, str(resume), time.perf_counter() - start)
+        run = _Run(config, data, normalization, resume, ckpt, log)
+    except KeyboardInterrupt as exc:
+        raise TrainingInterrupted("before training started", str(resume) if resume else None) from exc
     try:
         for epoch in range(run.start_epoch, run.config.epochs):
             t_epoch = time.perf_counter()
@@ -100,6 +123,8 @@ def train(
                     run.stop_early()
                 break
         run.finish()
+    except KeyboardInterrupt as exc:
+        raise run.interrupted() from exc
     finally:
         run.logger.close()
     dist_utils.barrier(run.ctx)
@@ -112,21 +137,22 @@ class _Run:
     # -- setup ---------------------------------------------------------------------
 
     def __init__(self, config: TrainConfig, data: Any, normalization: Any, resume: str | None,
-                 log: Callable[[str], None] | None) -> None:
-        ckpt = ckpt_io.load_checkpoint(resume) if resume is not None else None
-        if ckpt is not None:
-            config = resumed_config(ckpt["config"], config, resume)
+                 ckpt: Mapping | None, log: Callable[[str], None] | None) -> None:
         config = config.validated()
         self.ctx = ctx = dist_utils.init_from_env(config.device)
         if ctx.world_size > 1 and config.impl != "torch":
             raise ValueError("distributed training runs the torch twin only; use --impl torch under torchrun")
         self.device = resolve_device(config.device, ctx.local_rank)
         self.say = _printer(log, ctx)
+        self.progress = show_progress(config.progress) and ctx.is_main  # bars on a terminal only
+        config = replace(config, logdir=config.logdir or default_logdir(config))
+        if ctx.is_main:  # before the data: a bad run folder fails in a second, not after an epoch
+            check_run_folder(config.logdir, resuming=ckpt is not None, overwrite=config.overwrite)
 
         if data is None:
             with dist_utils.main_process_first(ctx):
                 data, self.data_description = load_data(config.data, config.image_size, config.cache_dir,
-                                                        config.workers, config.progress, self.say)
+                                                        config.workers, self.progress, self.say)
         else:
             self.data_description = getattr(data, "description", type(data).__name__)
         if normalization is None:
@@ -138,7 +164,15 @@ class _Run:
         if self.images.dtype != np.uint8 or self.images.ndim != 4:
             raise ValueError(f"data.images: expected uint8 (N, 3, H, W), got {self.images.dtype} "
                              f"{tuple(self.images.shape)}")
+        self.data_identity = {"root": str(getattr(data, "root", "") or ""), "images": len(self.labels),
+                              "fingerprint": getattr(data, "fingerprint", None)}
+        if ckpt is not None:
+            check_same_data(ckpt.get("data"), self.data_identity)
         self.train_idx, self.val_idx = stratified_split(self.labels, config.val_fraction, config.seed)
+        if len(self.train_idx) == 0:
+            raise ValueError(f"no training images: --val-fraction {config.val_fraction:g} puts all "
+                             f"{len(self.labels)} images into the validation split; pass a smaller "
+                             "--val-fraction or more photos")
         self.spec = config.model_spec(self.images.shape[1:])
         self.reader = BatchReader(self.images)  # one reader, shared by both twins and the logs
         self.twins = self._build_twins(config)
@@ -155,7 +189,7 @@ class _Run:
         if ckpt is not None:
             self._resume(ckpt, resume, config)
 
-        self.config = config = replace(config, logdir=config.logdir or default_logdir(config))
+        self.config = config
         self.ckpt_path = Path(config.logdir) / ckpt_io.CHECKPOINT_NAME
         self.logger = TensorBoardLogger(config.logdir if (ctx.is_main and config.tensorboard) else None,
                                         config.hist_every)
@@ -187,12 +221,10 @@ class _Run:
         self.start_epoch, self.start_step = int(ckpt["epoch"]), int(ckpt["step_in_epoch"])
         self.global_step = int(ckpt["global_step"])
         self.history, self.parity = list(ckpt.get("history", [])), list(ckpt.get("parity", []))
-        self.last_good = {"path": str(resume), "where": f"epoch {self.start_epoch + 1}, step {self.start_step}"}
+        path = Path(resume) / ckpt_io.CHECKPOINT_NAME if Path(resume).is_dir() else Path(resume)
+        self.last_good = {"path": str(path), "where": f"epoch {self.start_epoch + 1}, step {self.start_step}"}
         self.say(f"resumed from {resume}: epoch {self.start_epoch + 1}, step {self.start_step} of "
                  f"{self.steps_per_epoch}, global step {self.global_step}")
-        if self.start_epoch >= config.epochs:
-            self.say(f"nothing to train: the checkpoint has finished {self.start_epoch} epochs and --epochs is "
-                     f"{config.epochs}; pass a larger --epochs to continue")
 
     def _announce(self) -> None:
         if not self.ctx.is_main:
@@ -221,7 +253,7 @@ class _Run:
                 twin.set_sums([0.0, 0.0, 0.0])
             self.last_logged = (0.0, 0.0)
         bar = tqdm(total=self.steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{c.epochs}",
-                   disable=not (c.progress and self.ctx.is_main), leave=False, unit="batch")
+                   disable=not self.progress, leave=False, unit="batch")
         for s in range(first, self.steps_per_epoch):
             start, end = s * c.batch_size, min((s + 1) * c.batch_size, len(order))
             for twin in twins:
@@ -278,7 +310,8 @@ class _Run:
                            f"{prefix}train_accuracy": correct / max(n, 1),
                            f"{prefix}val_loss": val["loss"], f"{prefix}val_accuracy": val["accuracy"]})
             if twin is self.primary:
-                self.confusion, primary_val_logits = val["confusion"], logits
+                self.confusion = val["confusion"] if len(self.val_idx) else None  # none: "n/a" above
+                primary_val_logits = logits
         if len(self.twins) == 2:
             diff, where = max_parameter_difference(self.twins[0].state_dict(), self.twins[1].state_dict())
             record["parity_max_abs_diff"], record["parity_worst_tensor"] = diff, where
@@ -313,7 +346,8 @@ class _Run:
             pos = np.sort(pos)
             examples = self.reader.read(self.val_idx[pos], out=np.empty((len(pos), *self.reader.row_shape), np.uint8))
             logger.validation_examples(examples, probs[pos], val_labels[pos], step)
-        logger.pr_curve(val_labels, probs, step)
+        if len(val_labels):
+            logger.pr_curve(val_labels, probs, step)
         logger.flush()
 
     def save(self, epoch: int, step_in_epoch: int, sums: Mapping[str, Sequence[float]]) -> None:
@@ -335,9 +369,18 @@ class _Run:
             "rng": ckpt_io.rng_states(),
             "normalization": self.normalization.to_dict(),
             "config": self.config.to_dict(),
+            "data": self.data_identity,
         })
         self.last_good.update(path=str(self.ckpt_path), where=f"epoch {epoch + 1}, step {step_in_epoch}"
                               if step_in_epoch else f"end of epoch {epoch}")
+
+    def interrupted(self) -> TrainingInterrupted:
+        """What to say when Ctrl-C or SIGTERM stops the run: where, and the checkpoint to resume from."""
+        path = self.last_good["path"]
+        where = f"at global step {self.global_step}"
+        if path is None or not Path(path).is_file():
+            return TrainingInterrupted(f"{where}, before any checkpoint was written", None)
+        return TrainingInterrupted(f"{where}; the last checkpoint is {path} ({self.last_good['where']})", path)
 
     def _diverged(self, what: str) -> TrainingDiverged:
         good = (f"the last good checkpoint is {self.last_good['path']} ({self.last_good['where']})"
@@ -370,10 +413,20 @@ class _Run:
         )
 
 
+def _result_of_checkpoint(ckpt: Mapping, config: TrainConfig, path: str, seconds: float) -> TrainResult:
+    """The result of a run that had nothing left to train: what its checkpoint holds."""
+    return TrainResult(
+        history=list(ckpt.get("history", [])),
+        final_states={name: to_numpy_state(state["model"]) for name, state in ckpt["twins"].items()},
+        confusion=None, parity=list(ckpt.get("parity", [])), logdir=config.logdir, checkpoint_path=path,
+        global_step=int(ckpt["global_step"]), finished=True, seconds=seconds,
+    )
+
+
 def _printer(log: Callable[[str], None] | None, ctx: dist_utils.DistContext) -> Callable[[str], None]:
     if not ctx.is_main:
         return lambda msg: None
     return log if log is not None else tqdm.write
 
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "epoch_order"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "train", "epoch_order"]

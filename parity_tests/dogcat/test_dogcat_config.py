@@ -36,15 +36,34 @@ def test_every_setting_but_the_library_ones_has_a_flag_with_help():
             assert f.name in dests and dests[f.name].help, f.name
 
 
-def test_resume_takes_the_saved_settings_but_the_overrides(tmp_path):
-    saved = TrainConfig(model="mlp", hidden=[8], lr=0.5, epochs=2, logdir="elsewhere").to_dict()
-    now = TrainConfig(epochs=5, max_steps=9, progress=False, device="cpu", lr=0.1)
-    (tmp_path / "checkpoint.pt").write_bytes(b"")
-    config = resumed_config(saved, now, tmp_path / "checkpoint.pt")
-    assert (config.model, config.hidden, config.lr) == ("mlp", [8], 0.5)
-    assert all(getattr(config, name) == getattr(now, name) for name in RESUME_OVERRIDES)
-    assert config.logdir == str(tmp_path)
-    assert resumed_config(saved, TrainConfig(logdir="here"), tmp_path).logdir == "here"
+def test_resume_keeps_the_saved_settings_unless_given_and_refuses_a_change_it_cannot_make(tmp_path, monkeypatch):
+    monkeypatch.delenv("DOGCAT_DATA", raising=False)
+    saved = TrainConfig(model="mlp", hidden=[8], lr=0.5, epochs=2, max_steps=10, data="/photos",
+                        logdir="elsewhere").to_dict()
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(b"")
+
+    def resume(given=(), **now):
+        return resumed_config(saved, TrainConfig(**now, given=frozenset(given)), ckpt)
+
+    alone = resume(epochs=15, lr=1e-4)  # the defaults of a command line with --resume alone
+    assert (alone.model, alone.hidden, alone.lr, alone.epochs, alone.max_steps, alone.data) == \
+        ("mlp", [8], 0.5, 2, 10, "/photos")
+    assert alone.logdir == str(tmp_path)  # the checkpoint's folder
+    longer = resume(["epochs", "max_steps", "device"], epochs=5, max_steps=0, device="cpu")
+    assert (longer.epochs, longer.validated().max_steps, longer.device) == (5, None, "cpu")
+    assert resume(["model", "lr"], model="mlp", lr=0.5).lr == 0.5  # given again unchanged: fine
+    with pytest.raises(ValueError, match=r"cannot change on --resume: --lr 0.1 \(the run has 0.5\); "
+                                         r"--model 'logistic' \(the run has 'mlp'\)"):
+        resume(["lr", "model", "epochs"], lr=0.1, model="logistic", epochs=3)
+    assert set(RESUME_OVERRIDES) >= {"epochs", "max_steps", "device", "data", "logdir"}
+    assert not set(RESUME_OVERRIDES) & {"model", "hidden", "impl", "dtype", "optimizer", "lr", "batch_size",
+                                        "seed", "val_fraction", "image_size"}
+
+    monkeypatch.setenv("DOGCAT_DATA", "/moved/photos")  # a moved folder is followed
+    assert resume().data == "/moved/photos"
+    assert resume(["data"], data="/given").data == "/given"
+    assert resume(["logdir"], logdir="here").logdir == "here"
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -1,13 +1,16 @@
-"""Where a run executes: the CPU cores it may use and the torch device it asks for.
+"""Where a run executes: the CPU cores it may use, the torch device it asks for, and whether
+it talks to a terminal (progress bars).
 
 Both the dog/cat pipeline and the studies read these, so a ``--device`` flag means the
-same everywhere and a core count is the one the process is allowed, not the machine's.
+same everywhere, a core count is the one the process is allowed, not the machine's, and
+a log piped to a file never fills with progress-bar carriage returns.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -21,6 +24,22 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def show_progress(requested: bool = True, stream: Any = None) -> bool:
+    """Whether to draw progress bars: asked for (no ``--no-progress``), ``$TQDM_DISABLE`` unset
+    (or 0/false/no), and ``stream`` (default: stderr, where tqdm draws) a terminal.
+
+    Pass ``disable=not show_progress(...)`` to tqdm, or hand the result down as a
+    ``progress`` flag: a piped or redirected log then gets only whole lines.
+    """
+    if not requested or os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
 
 def resolve_device(choice: str, local_rank: int | None = None) -> torch.device:
@@ -41,4 +60,4 @@ def resolve_device(choice: str, local_rank: int | None = None) -> torch.device:
     return device
 
 
-__all__ = ["DEVICES", "available_cores", "resolve_device"]
+__all__ = ["DEVICES", "available_cores", "show_progress", "resolve_device"]

@@ -18,6 +18,7 @@ import shlex
 import sys
 
 from nnlab import bench
+from nnlab.runtime import show_progress
 
 FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asserted):
   train_step    one training step, scratch time / torch time on the CPU: logistic 30,000->1 and
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(bench.DEFAULT_OUT), metavar="PATH",
                    help="where to write the JSON (written atomically; default: %(default)s)")
     p.add_argument("--markdown", action="store_true", help="also print the table as Markdown, for the README")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (they are drawn only on a terminal, and never with $TQDM_DISABLE set)")
     return p
 
 
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = "quick" if args.quick else "tiny" if args.tiny else "full"
     argv_shown = sys.argv[1:] if argv is None else list(argv)
     command = "python scripts/bench.py" + "".join(" " + shlex.quote(a) for a in argv_shown)
-    result = bench.run_benchmark(mode, args.only, progress=not args.no_progress, command=command)
+    result = bench.run_benchmark(mode, args.only, progress=show_progress(not args.no_progress), command=command)
     path = bench.write_json(result, args.out)
     print(bench.format_table(result))
     print()

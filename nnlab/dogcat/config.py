@@ -18,12 +18,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from nnlab.dogcat.models import ACTIVATIONS, MODEL_KINDS, ModelSpec
+from nnlab.dogcat.models import ACTIVATIONS, DEFAULT_CHANNELS, MODEL_KINDS, ModelSpec
+from nnlab.dogcat.schedules import SCHEDULERS, SchedulePlan
 from nnlab.runtime import DEVICES
 
 IMPLS = ("torch", "scratch", "both")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad")
 DTYPES = ("float32", "float64")
+
+#: Settings whose default depends on the model: left None (not given), they take this table's value.
+MODEL_DEFAULTS = {
+    "logistic": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False),
+    "mlp": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False),
+    "cnn": dict(lr=1e-3, batch_size=64, epochs=30, scheduler="cosine", dropout=0.3, augment=True),
+}
+
+
+def _per_model(name: str, show=lambda v: f"{v:g}") -> str:
+    """``default: 0.0001 (logistic, mlp), 0.001 (cnn)`` for a setting of :data:`MODEL_DEFAULTS`."""
+    by_value: dict = {}
+    for model, values in MODEL_DEFAULTS.items():
+        by_value.setdefault(show(values[name]), []).append(model)
+    return "default: " + ", ".join(f"{v} ({', '.join(models)})" for v, models in by_value.items())
 
 #: Settings a resumed run may change by giving them again (how long, where, how it reports); every
 #: other setting shapes the model, the data split or the optimization and must stay as saved.
@@ -96,17 +112,30 @@ class TrainConfig:
                                      "(default: the data module's cache folder)")
     workers: int | None = _setting(None, group=DATA, type=int,
                                    help="processes decoding photos on the first pass (default: one per core)")
+    augment: bool | None = _setting(None, group=DATA, action=argparse.BooleanOptionalAction,
+                                    help="random horizontal flips and shifts of the training images, drawn from "
+                                         "--seed (" + _per_model("augment", lambda v: "on" if v else "off") + ")")
+    shift: int = _setting(8, group=DATA, metavar="PX", only_with={"augment": (True,)},
+                          help="largest shift of --augment in pixels (reflect padding, then a random crop)")
     # model
     model: str = _setting("logistic", group=MODEL, choices=MODEL_KINDS,
                           help="logistic: the 3*PX*PX pixels straight into one sigmoid output; "
-                               "mlp: hidden layers (see --hidden) before it")
+                               "mlp: hidden layers (see --hidden) before it; cnn: convolution blocks (see "
+                               "--channels), global average pooling and dropout before it")
     hidden: list = _setting(factory=lambda: [256], group=MODEL, type=int, nargs="+", metavar="N",
                             only_with={"model": ("mlp",)},
                             help="hidden layer sizes of --model mlp, e.g. --hidden 256 or --hidden 512 128")
-    activation: str = _setting("relu", group=MODEL, choices=tuple(ACTIVATIONS), only_with={"model": ("mlp",)},
-                               help="nonlinearity after each hidden layer")
+    activation: str = _setting("relu", group=MODEL, choices=tuple(ACTIVATIONS), only_with={"model": ("mlp", "cnn")},
+                               help="nonlinearity after each hidden layer (mlp) or BatchNorm2d (cnn)")
     batchnorm: bool = _setting(False, group=MODEL, action="store_true", only_with={"model": ("mlp",)},
                                help="BatchNorm1d after each hidden Linear (mlp only)")
+    channels: list = _setting(factory=lambda: list(DEFAULT_CHANNELS), group=MODEL, type=int, nargs="+", metavar="C",
+                              only_with={"model": ("cnn",)},
+                              help="output channels of the CNN's blocks (3x3 conv, BatchNorm2d, activation, 2x2 "
+                                   "max-pool; each block halves the image)")
+    dropout: float | None = _setting(None, group=MODEL, type=float, metavar="P", only_with={"model": ("mlp", "cnn")},
+                                     help="probability of dropping a unit: after each hidden activation (mlp), "
+                                          "before the classifier (cnn); " + _per_model("dropout"))
     # implementation and device
     impl: str = _setting(
         "torch", group=RUNTIME, choices=IMPLS,
@@ -129,15 +158,36 @@ class TrainConfig:
     # optimization
     optimizer: str = _setting("adam", group=OPTIMIZATION, choices=OPTIMIZERS,
                               help="sgd: plain SGD; momentum: SGD with --momentum; adam; adamw (decoupled "
-                                   "weight decay); rmsprop")
-    lr: float = _setting(1e-4, group=OPTIMIZATION, help="learning rate")
+                                   "weight decay); rmsprop; adagrad")
+    lr: float | None = _setting(None, group=OPTIMIZATION, type=float,
+                                help="learning rate (the peak of --scheduler onecycle); " + _per_model("lr"))
     momentum: float = _setting(0.9, group=OPTIMIZATION, only_with={"optimizer": ("momentum",)},
                                help="momentum of --optimizer momentum")
     weight_decay: float | None = _setting(None, group=OPTIMIZATION, type=float,
                                           help="L2 penalty (decoupled for adamw); default: torch's, 0 (0.01 "
                                                "for adamw)")
-    batch_size: int = _setting(128, group=OPTIMIZATION, help="images per optimizer step")
-    epochs: int = _setting(15, group=OPTIMIZATION, help="passes over the training images")
+    batch_size: int | None = _setting(None, group=OPTIMIZATION, type=int,
+                                      help="images per optimizer step; " + _per_model("batch_size", str))
+    epochs: int | None = _setting(None, group=OPTIMIZATION, type=int,
+                                  help="passes over the training images; " + _per_model("epochs", str))
+    scheduler: str | None = _setting(
+        None, group=OPTIMIZATION, choices=SCHEDULERS,
+        help="learning-rate schedule: none; step (x --lr-gamma every --step-epochs); cosine (down to 0 over the "
+             "run); onecycle (up to --lr, then down); plateau (x --lr-gamma when the validation loss stalls for "
+             "--patience epochs); " + _per_model("scheduler", str))
+    warmup_epochs: float = _setting(0.0, group=OPTIMIZATION, metavar="EPOCHS",
+                                    only_with={"scheduler": ("none", "step", "cosine")},
+                                    help="raise the rate linearly from lr/10 to --lr over these epochs (fractions "
+                                         "allowed: 0.5 is half an epoch of steps) before the schedule")
+    step_epochs: int = _setting(10, group=OPTIMIZATION, metavar="EPOCHS", only_with={"scheduler": ("step",)},
+                                help="epochs between two decays of --scheduler step")
+    lr_gamma: float = _setting(0.1, group=OPTIMIZATION, only_with={"scheduler": ("step", "plateau")},
+                               help="factor of each decay of --scheduler step or plateau")
+    patience: int = _setting(2, group=OPTIMIZATION, metavar="EPOCHS", only_with={"scheduler": ("plateau",)},
+                             help="epochs without a better validation loss before --scheduler plateau decays")
+    clip_grad: float | None = _setting(None, group=OPTIMIZATION, type=float, metavar="NORM",
+                                       help="rescale the gradients to a total L2 norm of at most NORM before each "
+                                            "step (default: no clipping)")
     seed: int = _setting(0, group=OPTIMIZATION, help="seeds the initial weights, the split and the batch order")
     max_steps: int | None = _setting(None, group=OPTIMIZATION, type=int,
                                      help="stop after this many optimizer steps in total (a checkpoint is "
@@ -214,8 +264,16 @@ class TrainConfig:
 
     # -- checks and derived settings ---------------------------------------------------
 
+    def with_model_defaults(self) -> "TrainConfig":
+        """A copy whose settings left None take the model's value from :data:`MODEL_DEFAULTS`."""
+        defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["logistic"])
+        return replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+
     def validated(self) -> "TrainConfig":
-        """A copy with ``hidden`` as ints; a ValueError naming the setting when one is out of range."""
+        """A copy with the model's defaults filled in and ``hidden`` as ints; a ValueError naming the
+        setting when one is out of range."""
+        self = self.with_model_defaults()
+
         def one_of(name, options):
             if getattr(self, name) not in options:
                 raise ValueError(f"{name}: expected one of {options}, got {getattr(self, name)!r}")
@@ -224,11 +282,22 @@ class TrainConfig:
         one_of("device", DEVICES)
         one_of("optimizer", OPTIMIZERS)
         one_of("dtype", DTYPES)
+        one_of("scheduler", SCHEDULERS)
         for name in ("batch_size", "epochs", "image_size", "eval_batch_size"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr: expected a positive finite learning rate, got {self.lr}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {self.dropout}")
+        if self.clip_grad is not None and not (self.clip_grad > 0 and math.isfinite(self.clip_grad)):
+            raise ValueError(f"clip_grad: expected a positive finite norm, got {self.clip_grad}")
+        if self.warmup_epochs < 0 or self.shift < 0 or self.step_epochs <= 0 or self.patience < 0:
+            raise ValueError(f"warmup_epochs, shift, step_epochs, patience: expected non-negative numbers (positive "
+                             f"step_epochs), got {self.warmup_epochs}, {self.shift}, {self.step_epochs}, "
+                             f"{self.patience}")
+        if not 0 < self.lr_gamma <= 1:
+            raise ValueError(f"lr_gamma: expected a factor in (0, 1], got {self.lr_gamma}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction: expected a value in (0, 1), got {self.val_fraction}")
         if self.impl != "torch" and self.amp:
@@ -239,37 +308,50 @@ class TrainConfig:
             raise ValueError(f"max_steps: expected a positive integer (or 0: no limit), got {self.max_steps}")
         if self.inapplicable():
             raise ValueError("; ".join(self.inapplicable()))
-        return replace(self, hidden=[int(h) for h in self.hidden], max_steps=self.max_steps or None)
+        return replace(self, hidden=[int(h) for h in self.hidden], channels=[int(c) for c in self.channels],
+                       max_steps=self.max_steps or None)
 
     def model_spec(self, input_shape: Sequence[int] | None = None) -> ModelSpec:
         """The model these settings describe, for inputs of ``input_shape`` (default: 3 x image_size²)."""
         shape = (3, self.image_size, self.image_size) if input_shape is None else tuple(input_shape)
-        return ModelSpec(kind=self.model, input_shape=shape, hidden=tuple(self.hidden),
-                         activation=self.activation, batchnorm=self.batchnorm)
+        c = self.with_model_defaults()
+        return ModelSpec(kind=self.model, input_shape=shape, hidden=tuple(self.hidden), activation=self.activation,
+                         batchnorm=self.batchnorm, channels=tuple(self.channels), dropout=c.dropout)
 
     def optimizer_kwargs(self) -> tuple[str, dict]:
         """Class name in ``torch.optim`` / ``scratch.optim`` and its arguments."""
-        wd = self.weight_decay
+        wd, lr = self.weight_decay, self.with_model_defaults().lr
         if wd is None:
             wd = 1e-2 if self.optimizer == "adamw" else 0.0  # torch's defaults
         if self.optimizer == "sgd":
-            return "SGD", dict(lr=self.lr, weight_decay=wd)
+            return "SGD", dict(lr=lr, weight_decay=wd)
         if self.optimizer == "momentum":
-            return "SGD", dict(lr=self.lr, momentum=self.momentum, weight_decay=wd)
-        name = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}[self.optimizer]
-        return name, dict(lr=self.lr, weight_decay=wd)
+            return "SGD", dict(lr=lr, momentum=self.momentum, weight_decay=wd)
+        name = {"adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}[self.optimizer]
+        return name, dict(lr=lr, weight_decay=wd)
+
+    def schedule_plan(self, steps_per_epoch: int) -> SchedulePlan:
+        """The learning-rate schedule of these settings for epochs of ``steps_per_epoch`` steps."""
+        c = self.with_model_defaults()
+        return SchedulePlan.from_settings(c.scheduler, c.epochs, steps_per_epoch, c.warmup_epochs, c.step_epochs,
+                                          c.lr_gamma, c.patience)
 
     def describe(self) -> str:
         """Run-folder suffix, e.g. ``logistic-torch-adam-lr0.0001-bs128``."""
-        return f"{self.model_spec().describe()}-{self.impl}-{self.optimizer}-lr{self.lr:g}-bs{self.batch_size}"
+        c = self.with_model_defaults()
+        return f"{self.model_spec().describe()}-{c.impl}-{c.optimizer}-lr{c.lr:g}-bs{c.batch_size}"
 
     def hparams(self, spec: ModelSpec) -> dict:
         """The settings TensorBoard's HPARAMS tab compares runs by (plain values only)."""
         d = {k: v for k, v in self.to_dict().items()
              if k in ("model", "activation", "batchnorm", "impl", "dtype", "optimizer", "lr", "momentum",
-                      "weight_decay", "batch_size", "epochs", "seed", "amp", "image_size")}
+                      "weight_decay", "batch_size", "epochs", "seed", "amp", "image_size", "dropout",
+                      "augment", "scheduler", "warmup_epochs", "clip_grad")}
         d["hidden"] = "-".join(str(h) for h in spec.hidden) or "none"
         d["weight_decay"] = float(d["weight_decay"] or 0.0)
+        d["clip_grad"] = float(d["clip_grad"] or 0.0)
+        if spec.kind == "cnn":
+            d["channels"] = "-".join(str(c) for c in spec.channels)
         return d
 
     # -- saving ------------------------------------------------------------------------
@@ -338,5 +420,5 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
-__all__ = ["TrainConfig", "IMPLS", "DEVICES", "OPTIMIZERS", "DTYPES", "RESUME_OVERRIDES", "resumed_config",
-           "default_logdir", "HelpFormatter", "NOT_GIVEN", "parse_command_line"]
+__all__ = ["TrainConfig", "IMPLS", "DEVICES", "OPTIMIZERS", "DTYPES", "MODEL_DEFAULTS", "RESUME_OVERRIDES",
+           "resumed_config", "default_logdir", "HelpFormatter", "NOT_GIVEN", "parse_command_line"]

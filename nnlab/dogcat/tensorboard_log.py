@@ -3,12 +3,17 @@
 What is written (tags as TensorBoard shows them):
 
 - scalars ``loss/train``, ``loss/val``, ``accuracy/train``, ``accuracy/val``,
-  ``lr``, and ``loss/train_recent`` (mean over the last logging interval);
+  ``loss/train_recent`` (mean over the last logging interval), and ``lr`` at every
+  step (the rate that step took);
 - histograms ``weights/<name>`` and ``grads/<name>`` per parameter, every
   ``hist_every`` optimizer steps;
 - image ``weights/logistic`` — the logistic model's weight vector w ∈ ℝ^30,000
   reshaped to 3x100x100 and mapped to 0.5 + w/(2 max|w|): grey is 0, bright
   pixels push towards "dog", dark ones towards "cat";
+- image ``weights/conv1_filters`` — the CNN's first-layer filters (C_out of
+  3x3x3), each as a small RGB tile mapped to 0.5 + w/(2 max|w|) with its own
+  max, enlarged and laid out in a grid: the colours and edges the network
+  looks for first;
 - image ``val/examples`` — a few validation images captioned with P(dog);
 - PR curve ``val/pr_curve``; hparams with the final metrics.
 
@@ -33,6 +38,27 @@ def weight_image(weight: Any, image_shape: Sequence[int]) -> np.ndarray:
     w = w.astype(np.float64).reshape(tuple(image_shape))
     scale = float(np.abs(w).max()) or 1.0
     return np.clip(0.5 + w / (2 * scale), 0.0, 1.0).astype(np.float32)
+
+
+def filter_grid(weight: Any, zoom: int = 8, gap: int = 2) -> np.ndarray:
+    """First-layer conv filters (C_out, 3, kh, kw) as one CHW image in [0, 1]: each filter a tile of
+    0.5 + w/(2 max|w|) (its own max), enlarged ``zoom`` times, tiles in rows of ⌈√C_out⌉ on a white ground."""
+    w = weight.detach().float().cpu().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
+    w = w.astype(np.float64)
+    if w.ndim != 4 or w.shape[1] != 3:
+        raise ValueError(f"filter_grid: expected RGB filters (C_out, 3, kh, kw), got shape {w.shape}")
+    n, _, kh, kw = w.shape
+    scale = np.abs(w).reshape(n, -1).max(axis=1)
+    tiles = 0.5 + w / (2 * np.where(scale > 0, scale, 1.0))[:, None, None, None]
+    tiles = tiles.repeat(zoom, axis=2).repeat(zoom, axis=3)
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    th, tw = kh * zoom + gap, kw * zoom + gap
+    grid = np.ones((3, rows * th + gap, cols * tw + gap))
+    for i in range(n):
+        r, c = divmod(i, cols)
+        grid[:, gap + r * th: gap + r * th + kh * zoom, gap + c * tw: gap + c * tw + kw * zoom] = tiles[i]
+    return np.clip(grid, 0.0, 1.0).astype(np.float32)
 
 
 def captioned_grid(images: np.ndarray, probs: Sequence[float], labels: Sequence[int], tile: int = 100) -> np.ndarray:
@@ -105,6 +131,10 @@ class TensorBoardLogger:
         if self.writer is not None:
             self.writer.add_image("weights/logistic", weight_image(weight, image_shape), step, dataformats="CHW")
 
+    def conv_filters(self, weight: Any, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image("weights/conv1_filters", filter_grid(weight), step, dataformats="CHW")
+
     def validation_examples(self, images: np.ndarray, probs: Any, labels: Any, step: int) -> None:
         if self.writer is not None and len(images):
             grid = captioned_grid(images, _as_numpy(probs), _as_numpy(labels))
@@ -157,4 +187,4 @@ def _as_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-__all__ = ["TensorBoardLogger", "weight_image", "captioned_grid"]
+__all__ = ["TensorBoardLogger", "weight_image", "filter_grid", "captioned_grid"]

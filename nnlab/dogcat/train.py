@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from nnlab.dogcat import augment
 from nnlab.dogcat import checkpoint as ckpt_io
 from nnlab.dogcat import distributed as dist_utils
 from nnlab.dogcat.cache import BatchReader
@@ -45,6 +46,10 @@ from nnlab.dogcat.tensorboard_log import TensorBoardLogger
 from nnlab.dogcat.twins import ScratchTwin, TorchTwin
 from nnlab.runtime import resolve_device, show_progress
 from scratch.activations import sigmoid
+
+
+#: Mixed into the seed of the dropout generators, so the masks never repeat another stream of the run.
+DROPOUT_STREAM = 0xD50
 
 
 class TrainingDiverged(RuntimeError):
@@ -175,12 +180,11 @@ class _Run:
                              "--val-fraction or more photos")
         self.spec = config.model_spec(self.images.shape[1:])
         self.reader = BatchReader(self.images)  # one reader, shared by both twins and the logs
-        self.twins = self._build_twins(config)
-        self.primary = self.twins[0]
-
-        drop_last = config.batchnorm and len(self.train_idx) % config.batch_size == 1  # BN needs 2+ samples
+        drop_last = self.spec.batchnorm and len(self.train_idx) % config.batch_size == 1  # BN needs 2+ samples
         n, b = len(self.train_idx), config.batch_size
         self.steps_per_epoch = n // b if drop_last else -(-n // b)
+        self.twins = self._build_twins(config)
+        self.primary = self.twins[0]
         self.sync_every = 1 if (self.device.type == "cpu" and ctx.world_size == 1) else max(1, config.log_every)
         self.start_epoch, self.start_step, self.global_step = 0, 0, 0
         self.history: list = []
@@ -202,7 +206,9 @@ class _Run:
     def _build_twins(self, config: TrainConfig) -> list:
         """The twins ``config.impl`` asks for, from one set of starting weights, each with its own settings."""
         init_state = initial_state_dict(self.spec, config.seed, config.dtype)
-        common = dict(dtype=config.dtype, optimizer=config.optimizer_kwargs(), eval_batch_size=config.eval_batch_size)
+        common = dict(dtype=config.dtype, optimizer=config.optimizer_kwargs(), eval_batch_size=config.eval_batch_size,
+                      schedule=config.schedule_plan(self.steps_per_epoch), clip_grad=config.clip_grad,
+                      dropout_seed=[config.seed, DROPOUT_STREAM, self.ctx.rank])  # under DDP, masks per process
         twins: list = []
         if config.impl in ("torch", "both"):
             twins.append(TorchTwin(self.spec, init_state, self.reader, self.labels, self.normalization,
@@ -214,6 +220,10 @@ class _Run:
 
     def _resume(self, ckpt: Mapping, resume: str, config: TrainConfig) -> None:
         """Weights, optimizer states, epoch sums, generators and progress as the checkpoint left them."""
+        planned = int(ckpt["config"].get("epochs") or config.epochs)
+        if config.scheduler in ("cosine", "onecycle") and config.epochs > planned:
+            raise ValueError(f"--epochs {config.epochs} would run past the end of the run's {config.scheduler} "
+                             f"schedule, laid out over its {planned} epochs; resume with --epochs {planned} or less")
         for twin in self.twins:
             twin.load_checkpoint_state(ckpt["twins"][twin.name])
             twin.set_sums(ckpt["epoch_sums"][twin.name])
@@ -256,8 +266,10 @@ class _Run:
                    disable=not self.progress, leave=False, unit="batch")
         for s in range(first, self.steps_per_epoch):
             start, end = s * c.batch_size, min((s + 1) * c.batch_size, len(order))
+            draws = augment.draw(c.seed, epoch, s, end - start, c.shift) if c.augment else None
+            self.logger.scalars({"lr": self.primary.lr()}, self.global_step + 1)  # the rate this step takes
             for twin in twins:
-                twin.train_step(start, end)
+                twin.train_step(start, end, draws)
             self.global_step += 1
             bar.update(1)
             last_step = s + 1 == self.steps_per_epoch
@@ -316,6 +328,9 @@ class _Run:
             diff, where = max_parameter_difference(self.twins[0].state_dict(), self.twins[1].state_dict())
             record["parity_max_abs_diff"], record["parity_worst_tensor"] = diff, where
             self.parity.append({"epoch": epoch + 1, "max_abs_diff": diff, "tensor": where})
+        plateau_metric = record["val_loss"] if math.isfinite(record["val_loss"]) else record["train_loss"]
+        for twin in self.twins:  # both twins step ReduceLROnPlateau on the primary twin's number: lockstep
+            twin.end_epoch(plateau_metric)
         record["seconds"] = time.perf_counter() - t_epoch
         self.history.append(record)
         self._log_epoch(record, primary_val_logits)
@@ -331,13 +346,14 @@ class _Run:
         logger.scalars({
             "loss/train": record["train_loss"], "loss/val": record["val_loss"],
             "accuracy/train": record["train_accuracy"], "accuracy/val": record["val_accuracy"],
-            "lr": self.primary.lr(),
         }, step)
         if "parity_max_abs_diff" in record:
             logger.scalars({"parity/max_abs_param_diff": record["parity_max_abs_diff"]}, step)
         if self.spec.kind == "logistic":
             weight = dict(self.primary.named_parameters())["classifier.weight"]
             logger.logistic_weights(weight, self.spec.input_shape, step)
+        if self.spec.kind == "cnn":
+            logger.conv_filters(dict(self.primary.named_parameters())["features.0.conv.weight"], step)
         probs = sigmoid(np.asarray(val_logits, dtype=np.float64))
         val_labels = self.labels[self.val_idx]
         k = min(self.config.val_examples, len(self.val_idx))

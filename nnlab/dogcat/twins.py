@@ -1,11 +1,19 @@
 """The two twins the training loop drives: :class:`TorchTwin` and :class:`ScratchTwin`.
 
-Both share one interface: ``set_epoch_order(order)``, then ``train_step(start, end)`` on
-the slice ``order[start:end]``; running sums of the epoch's loss and correct count
-(``read_sums``/``set_sums``); eval-mode ``logits(idx)``; ``state_dict``,
+Both share one interface: ``set_epoch_order(order)``, then ``train_step(start, end, draws)``
+on the slice ``order[start:end]`` (flipped and shifted by the batch's augmentation
+``draws`` when given); ``end_epoch(val_loss)``; running sums of the epoch's loss and
+correct count (``read_sums``/``set_sums``); eval-mode ``logits(idx)``; ``state_dict``,
 ``checkpoint_state``/``load_checkpoint_state``. Each is built from the model spec, the
 starting weights, the images' :class:`~nnlab.dogcat.cache.BatchReader` (one reader,
 shared by both), the labels, the normalization and its own settings only.
+
+A step is torch's order: zero_grad, forward, loss, backward, [clip the gradients to
+``clip_grad``], ``optimizer.step()``, then ``scheduler.step()`` (a per-step schedule;
+ReduceLROnPlateau steps in ``end_epoch`` on the validation loss it is given, the same
+number for both twins). Dropout masks come from the twin's own NumPy generator seeded
+with ``dropout_seed``: two twins seeded alike drop the same units, and the generator's
+state is part of the checkpoint, so a resumed run draws the masks it would have drawn.
 
 The loss is the mean binary cross-entropy computed from the logit z in the stable form
 
@@ -24,18 +32,64 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import scratch.clip_grad as scratch_clip
+import scratch.lr_scheduler as scratch_schedulers
 import scratch.optim as scratch_optim
+import torch_ref.clip_grad as torch_clip
+import torch_ref.lr_scheduler as torch_schedulers
 from nnlab.dogcat import distributed as dist_utils
+from nnlab.dogcat.augment import AugmentDraws, augment_numpy, augment_torch
 from nnlab.dogcat.cache import BatchReader
 from nnlab.dogcat.checkpoint import to_numpy_tree
 from nnlab.dogcat.models import (
     NUMPY_DTYPES, TORCH_DTYPES, ModelSpec, build_scratch_model, build_torch_model, to_numpy_state,
 )
+from nnlab.dogcat.schedules import SchedulePlan, build_scheduler
 from scratch.losses import BCEWithLogitsLoss
 from torch_ref.module import load_scratch_state
 
 
-class TorchTwin:
+class _TrainingControl:
+    """What both twins add around ``optimizer.step()``: clipping before it, the schedule after it, and the
+    dropout generator; kept in the checkpoint alike."""
+
+    def _setup_control(self, schedulers: Any, schedule: SchedulePlan, clip_grad: float | None) -> None:
+        self.schedule, self.clip_grad = schedule, clip_grad
+        self.scheduler = build_scheduler(schedulers, self.optimizer, schedule)
+
+    def _after_step(self) -> None:
+        if self.scheduler is not None and not self.schedule.per_epoch:
+            self.scheduler.step()
+
+    def end_epoch(self, val_loss: float) -> None:
+        """Step ReduceLROnPlateau on ``val_loss`` (pass both twins the same value: lockstep)."""
+        if self.scheduler is not None and self.schedule.per_epoch:
+            self.scheduler.step(float(val_loss))
+
+    def _control_state(self) -> dict:
+        state = {"dropout_rng": self.dropout_rng.bit_generator.state}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def _load_control_state(self, state: Mapping) -> None:
+        """After the optimizer's state, as torch prescribes for schedulers."""
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if "dropout_rng" in state:
+            self.dropout_rng.bit_generator.state = _plain(state["dropout_rng"])
+
+
+def _plain(obj: Any) -> Any:
+    """A generator state as NumPy takes it back: plain ints and dicts (a checkpoint may hold tensors)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.item()
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
+class TorchTwin(_TrainingControl):
     """The torch model, optimizer and batches: on CUDA the whole uint8 set lives on the device.
 
     ``optimizer``: (class name in ``torch.optim``, its arguments). ``resident``: cut batches
@@ -49,11 +103,14 @@ class TorchTwin:
     def __init__(self, spec: ModelSpec, init_state: Mapping, reader: BatchReader, labels: np.ndarray,
                  normalization: Any, *, dtype: str, optimizer: tuple[str, dict], device: torch.device,
                  ctx: dist_utils.DistContext = dist_utils.DistContext(), amp: bool = False,
-                 compile: bool = False, resident: bool | None = None, eval_batch_size: int = 1024) -> None:
+                 compile: bool = False, resident: bool | None = None, eval_batch_size: int = 1024,
+                 schedule: SchedulePlan = SchedulePlan(), clip_grad: float | None = None,
+                 dropout_seed: Any = 0) -> None:
         self.ctx, self.device, self.eval_batch_size = ctx, device, eval_batch_size
         self.np_dtype, self.dtype = NUMPY_DTYPES[dtype], TORCH_DTYPES[dtype]
         self.normalization = normalization
-        self.module = build_torch_model(spec, dtype, init_state, device=device)
+        self.dropout_rng = np.random.default_rng(dropout_seed)
+        self.module = build_torch_model(spec, dtype, init_state, device=device, dropout_rng=self.dropout_rng)
         if ctx.world_size > 1:
             self.module = dist_utils.prepare_batchnorm(self.module, ctx)
         self.model = dist_utils.wrap_model(self.module, ctx) if ctx.world_size > 1 else self.module
@@ -63,6 +120,7 @@ class TorchTwin:
         if device.type == "cuda" and cls_name in ("SGD", "Adam", "AdamW"):
             kwargs["fused"] = True  # one kernel per step for all parameters; no host sync
         self.optimizer = getattr(torch.optim, cls_name)(self.module.parameters(), **kwargs)
+        self._setup_control(torch_schedulers, schedule, clip_grad)
         self.amp_dtype = None
         self.scaler = None
         if amp:
@@ -84,14 +142,18 @@ class TorchTwin:
     def set_epoch_order(self, order: np.ndarray) -> None:
         self.order = torch.from_numpy(order).to(self.device) if self.resident else order
 
-    def _gather(self, idx: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images and float labels of ``idx`` (on the device when the data is resident)."""
+    def _gather(self, idx: Any, draws: AugmentDraws | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images (augmented by ``draws``) and float labels of ``idx`` (on the device when the data is
+        resident)."""
         if self.resident:
-            return self.images.index_select(0, idx), self.labels.index_select(0, idx)
+            x_u8 = self.images.index_select(0, idx)
+            return (x_u8 if draws is None else augment_torch(x_u8, draws)), self.labels.index_select(0, idx)
         # on the CPU the reader's reused buffer is consumed by normalization before the next
         # read; a copy to another device gets an array of its own
-        out = None if self.device.type == "cpu" else np.empty((len(idx), *self.reader.row_shape), np.uint8)
-        x_u8 = torch.from_numpy(self.reader.read(idx, out=out))
+        own = self.device.type != "cpu" and draws is None  # augmentation makes a new array anyway
+        out = np.empty((len(idx), *self.reader.row_shape), np.uint8) if own else None
+        rows = self.reader.read(idx, out=out)
+        x_u8 = torch.from_numpy(rows if draws is None else augment_numpy(rows, draws))
         y = torch.from_numpy(self.labels_np[idx].astype(self.np_dtype))
         if self.device.type != "cpu":
             x_u8, y = x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -115,23 +177,31 @@ class TorchTwin:
         correct = ((logits.detach() > 0) == (y > 0.5)).sum()
         return loss, loss_sum.detach(), correct
 
-    def train_step(self, start: int, end: int) -> torch.Tensor:
-        """One optimizer step on batch ``order[start:end]`` (this process's shard of it); no host sync."""
+    def train_step(self, start: int, end: int, draws: AugmentDraws | None = None) -> torch.Tensor:
+        """One optimizer step on batch ``order[start:end]`` (this process's shard of it, and of the batch's
+        augmentation ``draws``); no host sync."""
         idx = self.order[start:end]
         n_global = end - start
         if self.ctx.world_size > 1:
             idx = dist_utils.shard(idx, self.ctx)
-        x_u8, y = self._gather(idx)
+            draws = None if draws is None else draws.shard(self.ctx.rank, self.ctx.world_size)
+        x_u8, y = self._gather(idx, draws)
         self.module.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss, loss_sum, correct = self.step_loss(x_u8, y, n_global)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
+            if self.clip_grad is not None:
+                self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
+                torch_clip.clip_grad_norm_(self.module.parameters(), self.clip_grad)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             loss.backward()
+            if self.clip_grad is not None:
+                torch_clip.clip_grad_norm_(self.module.parameters(), self.clip_grad)
             self.optimizer.step()
+        self._after_step()
         with torch.no_grad():
             self.sums += torch.stack([loss_sum.double(), correct.double()])
         self.count += n_global
@@ -189,7 +259,7 @@ class TorchTwin:
         return bool(torch.stack(flags).all()) if flags else True
 
     def checkpoint_state(self) -> dict:
-        state = {"model": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+        state = {"model": self.state_dict(), "optimizer": self.optimizer.state_dict(), **self._control_state()}
         if self.scaler is not None:
             state["grad_scaler"] = self.scaler.state_dict()
         return state
@@ -197,22 +267,28 @@ class TorchTwin:
     def load_checkpoint_state(self, state: Mapping) -> None:
         load_scratch_state(self.module, state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        self._load_control_state(state)
         if self.scaler is not None and "grad_scaler" in state:
             self.scaler.load_state_dict(state["grad_scaler"])
 
 
-class ScratchTwin:
+class ScratchTwin(_TrainingControl):
     """The NumPy model and optimizer, fed from the uint8 images on the host."""
 
     name = "scratch"
 
     def __init__(self, spec: ModelSpec, init_state: Mapping, reader: BatchReader, labels: np.ndarray,
-                 normalization: Any, *, dtype: str, optimizer: tuple[str, dict], eval_batch_size: int = 1024) -> None:
+                 normalization: Any, *, dtype: str, optimizer: tuple[str, dict], eval_batch_size: int = 1024,
+                 schedule: SchedulePlan = SchedulePlan(), clip_grad: float | None = None,
+                 dropout_seed: Any = 0) -> None:
         self.np_dtype, self.eval_batch_size = NUMPY_DTYPES[dtype], eval_batch_size
         self.normalization = normalization
-        self.module = build_scratch_model(spec, dtype, init_state)
+        self.dropout_rng = np.random.default_rng(dropout_seed)
+        self.module = build_scratch_model(spec, dtype, init_state, dropout_rng=self.dropout_rng)
         cls_name, kwargs = optimizer
-        self.optimizer = getattr(scratch_optim, cls_name)(list(self.module.parameters()), **kwargs)
+        self.params = list(self.module.parameters())
+        self.optimizer = getattr(scratch_optim, cls_name)(self.params, **kwargs)
+        self._setup_control(scratch_schedulers, schedule, clip_grad)
         self.loss_fn = BCEWithLogitsLoss()
         self.reader, self.labels = reader, np.asarray(labels)
         self.sums = [0.0, 0.0, 0.0]
@@ -220,12 +296,13 @@ class ScratchTwin:
     def set_epoch_order(self, order: np.ndarray) -> None:
         self.order = order
 
-    def _gather(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = self.normalization.apply_numpy(self.reader.read(idx), self.np_dtype)
+    def _gather(self, idx: np.ndarray, draws: AugmentDraws | None = None) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.reader.read(idx)
+        x = self.normalization.apply_numpy(rows if draws is None else augment_numpy(rows, draws), self.np_dtype)
         return x, self.labels[idx].astype(self.np_dtype)
 
-    def train_step(self, start: int, end: int) -> float:
-        x, y = self._gather(self.order[start:end])
+    def train_step(self, start: int, end: int, draws: AugmentDraws | None = None) -> float:
+        x, y = self._gather(self.order[start:end], draws)
         self.module.train()
         self.optimizer.zero_grad()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a NaN loss below
@@ -235,7 +312,10 @@ class ScratchTwin:
             return float("nan")
         loss = float(self.loss_fn.forward(logits, y))
         self.module.backward(self.loss_fn.backward())  # dℓ/dz = (σ(z) − y)/N
+        if self.clip_grad is not None:
+            scratch_clip.clip_grad_norm_(self.params, self.clip_grad)
         self.optimizer.step()
+        self._after_step()
         n = len(y)
         self.sums[0] += loss * n
         self.sums[1] += float(np.count_nonzero((logits > 0) == (y > 0.5)))
@@ -271,11 +351,12 @@ class ScratchTwin:
         return all(bool(np.isfinite(p.data).all()) for p in self.module.parameters())
 
     def checkpoint_state(self) -> dict:
-        return {"model": self.state_dict(), "optimizer": self.optimizer.state_dict()}
+        return {"model": self.state_dict(), "optimizer": self.optimizer.state_dict(), **self._control_state()}
 
     def load_checkpoint_state(self, state: Mapping) -> None:
         self.module.load_state_dict(to_numpy_state(state["model"]))
         self.optimizer.load_state_dict(to_numpy_tree(state["optimizer"]))
+        self._load_control_state(state)
 
 
 def upload_uint8(reader: BatchReader, device: torch.device, chunk: int = 2048) -> torch.Tensor:

@@ -71,12 +71,12 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     original = twins.TorchTwin.train_step
     calls = {"n": 0}
 
-    def poisoned(self, start, end):
+    def poisoned(self, start, end, draws=None):
         calls["n"] += 1
         if calls["n"] == 7:  # epoch 2 (4 steps per epoch), after a mid-epoch checkpoint at step 6
             with torch.no_grad():
                 self.module.classifier.weight[0, 0] = float("nan")
-        return original(self, start, end)
+        return original(self, start, end, draws)
 
     monkeypatch.setattr(twins.TorchTwin, "train_step", poisoned)
     cfg = tiny_config(tmp_path, impl="torch", epochs=3, checkpoint_every=2)

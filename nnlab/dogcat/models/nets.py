@@ -48,7 +48,10 @@ def _generator(rng: Any) -> np.random.Generator:
 
 
 class ScratchConvBlock(Module):
-    """conv 3x3 (padding 1, no bias) → BatchNorm2d → activation → 2x2 max-pool: (N, C_in, H, W) → (N, C_out, H/2, W/2)."""
+    """conv 3x3 (padding 1, no bias) → BatchNorm2d → activation → 2x2 max-pool.
+
+    Shapes: (N, C_in, H, W) → (N, C_out, ⌊H/2⌋, ⌊W/2⌋).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, activation: str, dtype: Any, rng: Any) -> None:
         super().__init__()

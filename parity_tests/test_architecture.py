@@ -5,7 +5,7 @@ Floors (``docs/architecture.md`` draws them):
 - ground: ``scratch``, ``torch_ref`` and ``nnlab.common`` — the twins and what they share;
 - middle: ``nnlab.parity``, ``nnlab.runtime``, ``nnlab.tensorboard``, ``nnlab.dogcat``,
   ``nnlab.vanishing`` — the parity helper, the shared helpers, the pipeline, the study;
-- top: ``nnlab.bench`` and ``scripts``.
+- top: ``nnlab.bench``, ``nnlab.cli`` (the programs) and ``scripts`` (their wrappers).
 
 A module may import its own unit, any unit on a lower floor, and on its own floor only
 the units :data:`SIDEWAYS` lists (so the vanishing study may read dog/cat photos, but
@@ -24,7 +24,7 @@ PACKAGES = ("scratch", "torch_ref", "nnlab")
 FLOORS = {
     "ground": ("nnlab", "nnlab.common", "scratch", "torch_ref"),
     "middle": ("nnlab.parity", "nnlab.runtime", "nnlab.tensorboard", "nnlab.dogcat", "nnlab.vanishing"),
-    "top": ("nnlab.bench", "scripts"),
+    "top": ("nnlab.bench", "nnlab.cli", "scripts"),
 }
 FLOOR_INDEX = {unit: i for i, units in enumerate(FLOORS.values()) for unit in units}
 
@@ -34,7 +34,8 @@ SIDEWAYS = {
     "torch_ref": {"nnlab.common", "scratch"},
     "nnlab.dogcat": {"nnlab.runtime", "nnlab.tensorboard"},
     "nnlab.vanishing": {"nnlab.dogcat", "nnlab.runtime", "nnlab.tensorboard"},
-    "scripts": {"nnlab.bench"},
+    "nnlab.cli": {"nnlab.bench"},
+    "scripts": {"nnlab.bench", "nnlab.cli"},
 }
 
 MAX_LINES = 500  # a module of nnlab/ over this is usually two

@@ -37,7 +37,11 @@ The study, one module per stage:
 * ``study``    — every configuration, both twins, TensorBoard runs named
   ``scratch/<config>`` and ``torch/<config>`` (e.g. ``torch/sigmoid-d10-default``) with
   the same tags, so TensorBoard overlays them;
-* ``report``   — the table and the plot; ``overhead`` — what the logging costs.
+* ``profile``  — the depth profile: every layer's gradient norm on a log axis, both twins in one
+  image per logged step, which TensorBoard's step slider moves through;
+* ``report``   — the table and the plot; ``board`` — the TensorBoard run ``overview`` (what to
+  look at, the table, the plot, a custom-scalars chart of every layer); ``overhead`` — what the
+  logging costs.
 
 On CUDA nothing leaves the device between logged steps: statistics and
 histograms are computed on the device and copied to the host in one transfer

@@ -13,6 +13,7 @@ import scratch.optim as scratch_optim
 from nnlab.tensorboard import EventWriter
 from nnlab.vanishing.config import IMPLEMENTATIONS, MLPConfig, StudySettings
 from nnlab.vanishing.networks import twin_mlps
+from nnlab.vanishing.profile import PROFILE_TAG, norm_range, profile_png
 from nnlab.vanishing.stats import numpy_stats_packed, scratch_loss, torch_stats_host, unpack_stats, write_stats
 from nnlab.vanishing.taps import scratch_pass, torch_pass
 from nnlab.vanishing.task import make_synthetic_task, minibatch_schedule
@@ -36,7 +37,9 @@ def measure_logging_overhead(
     * ``scalars``: the same, recording the taps, computing loss, gradient
       norms and dead fractions, one host copy, and writing the scalars;
     * ``full``: ``scalars`` plus the histograms of weight gradients,
-      pre-activations and activations.
+      pre-activations and activations, and the depth-profile image (drawn,
+      encoded and written; the study draws it once for both twins, so this
+      counts it twice).
 
     A run logs one step in ``log_every``, so its overhead is
     ``(t_logged − t_plain) / (log_every · t_plain)``. Returns the seconds per
@@ -69,7 +72,14 @@ def measure_logging_overhead(
     idx = minibatch_schedule(task.x.shape[0], settings.batch_size, 1, settings.seed)[0]
     scratch_model, torch_model = twin_mlps(config, task.in_features, task.n_classes, settings.dtype, settings.seed, device)
     depth = config.depth
-    lr = settings.lr * 1e-3  # keep the weights (nearly) where they are while timing
+    lr = settings.lr * 1e-3
+
+    def write_logged_step(writer: Any, stats: Any, full: bool) -> None:
+        write_stats(writer, stats, 0)
+        if full:  # the depth profile, drawn with both twins' norms as the study draws it
+            norms = {twin: stats.weight_grad_norm for twin in IMPLEMENTATIONS}
+            writer.write(0, images={PROFILE_TAG: profile_png(norms, config.name, norm_range(list(norms.values())))})
+  # keep the weights (nearly) where they are while timing
     if impl == "torch":
         model = torch_model
         x = torch.as_tensor(task.x[idx]).to(device)
@@ -82,7 +92,7 @@ def measure_logging_overhead(
             taps = torch_pass(model, x, y, loss_fn, record=logged)
             if logged:
                 packed = torch_stats_host(taps, histograms, settings.bins)
-                write_stats(writer, unpack_stats(packed, depth, histograms, settings.bins), 0)
+                write_logged_step(writer, unpack_stats(packed, depth, histograms, settings.bins), histograms)
             opt.step()
     else:
         model = scratch_model
@@ -95,7 +105,7 @@ def measure_logging_overhead(
             taps = scratch_pass(model, x, y, loss_fn, record=logged)
             if logged:
                 packed = numpy_stats_packed(taps, histograms, settings.bins)
-                write_stats(writer, unpack_stats(packed, depth, histograms, settings.bins), 0)
+                write_logged_step(writer, unpack_stats(packed, depth, histograms, settings.bins), histograms)
             opt.step()
 
     # CPU: process CPU time, which a busy shared machine disturbs far less than

@@ -40,6 +40,18 @@ def _subscript(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
+#: Line style by activation family: saturating (solid, dashed), ReLU-like (dash-dot), smooth ReLU-like (dotted).
+LINESTYLES = {"sigmoid": "-", "tanh": "--", "relu": "-.", "leaky_relu": "-.", "elu": ":", "gelu": ":", "silu": ":"}
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "h", "<", ">", "p")
+
+
+def line_style(i: int, activation: str) -> tuple[str, str, str]:
+    """(colour, line style, marker) of the ``i``-th line: ten colours, a line style per activation family
+    and twelve markers, so no two of the first twelve lines look alike (the eleventh reuses the first
+    colour with another line style and marker)."""
+    return f"C{i % 10}", LINESTYLES.get(activation, "-"), MARKERS[i % len(MARKERS)]
+
+
 def plot_grad_norms(results: Sequence[ConfigResult], path: str | Path, impl: str = "torch") -> Path:
     """PNG: weight-gradient norm at initialization against layer index, one line per configuration, log y."""
     import matplotlib
@@ -50,13 +62,13 @@ def plot_grad_norms(results: Sequence[ConfigResult], path: str | Path, impl: str
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    styles = {"sigmoid": "-", "tanh": "--"}
-    for r in results:
+    for i, r in enumerate(results):
         run = r.runs.get(impl) or next(iter(r.runs.values()))
         norms = run.initial.weight_grad_norm
+        colour, linestyle, marker = line_style(i, r.config.activation)
         ax.plot(
-            np.arange(1, len(norms) + 1), np.maximum(norms, np.finfo(np.float64).tiny), marker="o", markersize=3,
-            linestyle=styles.get(r.config.activation, "-."), label=r.config.name,
+            np.arange(1, len(norms) + 1), np.maximum(norms, np.finfo(np.float64).tiny), color=colour,
+            linestyle=linestyle, marker=marker, markersize=4, label=r.config.name,
         )
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = next to the input)")
@@ -72,4 +84,4 @@ def plot_grad_norms(results: Sequence[ConfigResult], path: str | Path, impl: str
     return path
 
 
-__all__ = ["format_table", "plot_grad_norms"]
+__all__ = ["format_table", "plot_grad_norms", "line_style"]

@@ -62,6 +62,10 @@ def weight_grad_norm_tag(k: int) -> str:
     return f"grad_norm/weight/{layer_tag(k)}"
 
 
+def log10_grad_norm_tag(k: int) -> str:
+    return f"grad_norm_log10/{layer_tag(k)}"
+
+
 def bias_grad_norm_tag(k: int) -> str:
     return f"grad_norm/bias/{layer_tag(k)}"
 
@@ -96,11 +100,11 @@ def _numpy_histogram(values: np.ndarray, bins: int) -> np.ndarray:
     span = hi - lo
     if span == 0:
         lo, span = lo - 0.5, 1.0
-    t = v - lo
+    t = np.subtract(v, lo)
     t *= bins / span
-    idx = t.astype(np.int64)  # truncation = floor, t ≥ 0
-    np.minimum(idx, bins - 1, out=idx)
-    counts = np.bincount(idx, minlength=bins).astype(np.float64)
+    counts = np.bincount(t.astype(np.intp), minlength=bins + 1).astype(np.float64)  # truncation = floor, t ≥ 0
+    counts[bins - 1] += counts[bins]  # the maximum lands in bin `bins`: count it in the last one
+    counts = counts[:bins]
     return np.concatenate([[lo, lo + span, v.size, v.sum(), v @ v], counts])
 
 
@@ -281,17 +285,21 @@ def single_signed_row_fraction(weight_grad: Any) -> float:
 
 
 def write_stats(writer: EventWriter, stats: LayerStats, step: int) -> None:
-    """One TensorBoard event for a logged step: loss, per-layer gradient norms (biases that exist),
-    dead fractions and every histogram, under the tags both twins share."""
+    """One TensorBoard event for a logged step: loss, per-layer gradient norms (and their log10, which
+    the custom-scalars chart of every layer draws on a readable scale; biases that exist), dead
+    fractions and every histogram, under the tags both twins share."""
     scalars = {LOSS_TAG: stats.loss}
     scalars.update((weight_grad_norm_tag(k), v) for k, v in enumerate(stats.weight_grad_norm))
+    with np.errstate(divide="ignore"):
+        scalars.update((log10_grad_norm_tag(k), v) for k, v in enumerate(np.log10(stats.weight_grad_norm))
+                       if np.isfinite(v))
     scalars.update((bias_grad_norm_tag(k), v) for k, v in enumerate(stats.bias_grad_norm) if np.isfinite(v))
     scalars.update((dead_fraction_tag(k), v) for k, v in enumerate(stats.dead_fraction))
     writer.write(step, scalars, stats.histograms)
 
 
 __all__ = [
-    "LayerStats", "LOSS_TAG", "layer_tag", "weight_grad_norm_tag", "bias_grad_norm_tag", "dead_fraction_tag",
+    "LayerStats", "LOSS_TAG", "layer_tag", "weight_grad_norm_tag", "log10_grad_norm_tag", "bias_grad_norm_tag", "dead_fraction_tag",
     "weight_grad_hist_tag", "preact_hist_tag", "act_hist_tag", "numpy_stats_packed", "torch_stats_packed",
     "torch_stats_host", "to_host", "unpack_stats", "scratch_loss", "gradient_stats",
     "single_signed_row_fraction", "write_stats",

@@ -1,5 +1,6 @@
 """The study: every configuration, both twins from identical weights on the same minibatches,
-TensorBoard runs ``<logdir>/<impl>/<config.name>``."""
+TensorBoard runs ``<logdir>/<impl>/<config.name>``, each ending with the depth profile of both
+twins at every logged step (:mod:`nnlab.vanishing.profile`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from nnlab.tensorboard import EventWriter
 from nnlab.vanishing.config import IMPLEMENTATIONS, MLPConfig, StudySettings
 from nnlab.vanishing.loops import TwinRun, train_scratch, train_torch
 from nnlab.vanishing.networks import twin_mlps
+from nnlab.vanishing.profile import write_depth_profiles
 from nnlab.vanishing.task import Task, make_synthetic_task, minibatch_schedule
 
 
@@ -44,22 +46,23 @@ def run_config(
     task = Task(task.name, x, task.y, task.n_classes)
     scratch_model, torch_model = twin_mlps(config, task.in_features, task.n_classes, settings.dtype, settings.seed, device)
     runs: dict[str, TwinRun] = {}
-    for impl in implementations:
-        run_name = f"{impl}/{config.name}"
-        writer = EventWriter(Path(logdir) / run_name) if logdir is not None else None
-        train = train_scratch if impl == "scratch" else train_torch
-        model = scratch_model if impl == "scratch" else torch_model
-        t0 = time.perf_counter()
-        try:
+    writers = {impl: EventWriter(Path(logdir) / f"{impl}/{config.name}") for impl in implementations} if logdir else {}
+    try:
+        for impl in implementations:
+            train = train_scratch if impl == "scratch" else train_torch
+            model = scratch_model if impl == "scratch" else torch_model
+            t0 = time.perf_counter()
             loop = train(
                 model, task, schedule, lr=settings.lr, momentum=settings.momentum, log_every=settings.log_every,
-                histograms=settings.histograms, writer=writer, bins=settings.bins, progress=progress,
+                histograms=settings.histograms, writer=writers.get(impl), bins=settings.bins, progress=progress,
             )
-        finally:
-            if writer is not None:
-                writer.close()
-        runs[impl] = TwinRun(impl, run_name, loop.logged_steps, loop.stats, loop.initial_loss, loop.final_loss,
-                             time.perf_counter() - t0)
+            runs[impl] = TwinRun(impl, f"{impl}/{config.name}", loop.logged_steps, loop.stats, loop.initial_loss,
+                                 loop.final_loss, time.perf_counter() - t0)
+        if writers:  # once both twins have run: each image shows the two
+            write_depth_profiles(writers, {impl: (r.logged_steps, r.stats) for impl, r in runs.items()}, config.name)
+    finally:
+        for writer in writers.values():
+            writer.close()
     return ConfigResult(config, runs)
 
 

@@ -2,7 +2,7 @@
 ``tensorboard`` server on a free loopback port, and read the logs back over HTTP.
 
 Endpoints (``tensorboard/plugins/{scalar,histogram}``):
-``/data/plugin/scalars/tags`` and ``/data/plugin/histograms/tags`` → ``{run: {tag: …}}``;
+``/data/plugin/{scalars,histograms,images}/tags`` → ``{run: {tag: …}}``;
 ``/data/plugin/scalars/scalars?run=R&tag=T`` → ``[[wall_time, step, value], …]``.
 """
 
@@ -24,6 +24,7 @@ import pytest
 
 from nnlab.vanishing.config import IMPLEMENTATIONS, MLPConfig, StudySettings
 from nnlab.vanishing.loops import logged_steps
+from nnlab.vanishing.profile import PROFILE_TAG
 from nnlab.vanishing.stats import LOSS_TAG, act_hist_tag, preact_hist_tag, weight_grad_hist_tag, weight_grad_norm_tag
 from nnlab.vanishing.study import run_study
 
@@ -107,6 +108,10 @@ def test_tensorboard_serves_both_twins(tmp_path):
             assert not missing, f"{run}: no gradient histogram for {missing}"
             assert {preact_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
             assert {act_hist_tag(k) for k in range(DEPTH - 1)} <= set(histogram_tags[run])
+
+        image_tags = get_json(port, "/data/plugin/images/tags")  # the depth profile, drawing both twins
+        for run in RUNS:
+            assert PROFILE_TAG in image_tags[run], run
 
         # same tags, same numbers: TensorBoard overlays two equal curves (float32 in the event file)
         norms = {

@@ -11,8 +11,15 @@ mtime, the image size, and the decoder's identity, so an added, removed, replace
 touched file (or a new decoder) gives a new key and a rebuild; the stale pair is deleted.
 Both files are written under temporary names and moved into place with ``os.replace``
 (images first, the JSON last, so a JSON always describes a complete ``.npy``): an
-interrupted build leaves no cache, never a partial one. A lock file serialises builds of
-one folder, so parallel training processes decode it once.
+interrupted build leaves no cache, never a partial one. The image file's bytes are
+reserved on disk before decoding starts, so a full disk is one clear error, not a bus
+error from the memory map. A lock (:mod:`~nnlab.dogcat.buildlock`) serialises builds of one
+folder, so parallel training processes decode it once, and dies with its holder.
+
+Entries that are not regular files (symlink loops, dangling links, FIFOs, devices) are
+skipped and counted with the unreadable images, never opened. A cache pair that exists but
+does not read back (a damaged ``.npy`` header, JSON with wrong types) is a cache miss: one
+line says why, and it is rebuilt.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 import logging
 import mmap
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -32,15 +40,16 @@ from pathlib import Path
 import numpy as np
 
 from . import decode as _decode
+from .buildlock import build_lock
+from .diskspace import NoSpaceError, reserve
 from .layouts import DOG, DataLayoutError, scan_layout
 
 CACHE_FORMAT = 1
 logger = logging.getLogger("nnlab.dogcat")
 
-try:
-    import fcntl
-except ImportError:  # Windows: builds are still atomic, only not serialised
-    fcntl = None
+
+class CacheError(OSError):
+    """The image cache cannot be written (a read-only or missing folder); the message says what to pass."""
 
 
 def default_cache_dir() -> Path:
@@ -69,6 +78,7 @@ class DogCatData:
     cache_path: Path | None = None
     from_cache: bool = False
     seconds: float = 0.0
+    fingerprint: str | None = None  # relative paths, labels and byte sizes: the same photos wherever they lie
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -99,12 +109,37 @@ def _relative(root: Path, path: str) -> str:
     return path[len(os.path.join(str(root), "")):].replace(os.sep, "/")
 
 
-def _content_key(root: Path, items, size: int) -> str:
+def _inspect(root: Path, items, size: int):
+    """``(content key, fingerprint, regular files, {path: reason} for the rest)`` of the scanned items.
+
+    Each entry is stat-ed once, following links: a symlink loop, a dangling link or anything
+    that is not a regular file (FIFO, device, socket) is set aside with its reason, never opened.
+    """
     lines = [f"nnlab-dogcat v{CACHE_FORMAT} size={size} {_decode.decoder_id()}"]
+    same_photos = []
+    regular, unusable = [], {}
     for path, label in items:
-        st = os.stat(path)
-        lines.append(f"{_relative(root, path)}\0{label}\0{st.st_size}\0{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
+        rel = _relative(root, path)
+        try:
+            st = os.stat(path)
+            reason = None if stat.S_ISREG(st.st_mode) else f"not a regular file ({_decode.file_kind(st.st_mode)})"
+        except OSError as error:
+            st, reason = None, _decode.os_reason(path, error)
+        if reason is None:
+            regular.append((path, label))
+            lines.append(f"{rel}\0{label}\0{st.st_size}\0{st.st_mtime_ns}")
+            same_photos.append(f"{rel}\0{label}\0{st.st_size}")
+        else:
+            unusable[path] = reason
+            lines.append(f"{rel}\0{label}\0!{reason}")
+    key = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]
+    fingerprint = hashlib.sha256("\n".join(same_photos).encode()).hexdigest()[:20]
+    return key, fingerprint, regular, unusable
+
+
+def cache_slot(root, size: int) -> str:
+    """The name every cache file of ``root`` at ``size`` starts with (its lock is ``<slot>.lock``)."""
+    return f"dogcat-{hashlib.sha256(str(Path(root).expanduser().resolve()).encode()).hexdigest()[:12]}-{size}px"
 
 
 def _npy_header(shape) -> bytes:
@@ -114,7 +149,8 @@ def _npy_header(shape) -> bytes:
 
 
 def _write_replace(final: Path, write) -> None:
-    """Call ``write(tmp_path)``, fsync, then ``os.replace`` onto ``final``; no temp file survives a failure."""
+    """Call ``write(tmp_path)``, fsync, then ``os.replace`` onto ``final``; no temp file survives a failure
+    (a killed process's is removed by the next build, under the lock)."""
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
@@ -124,19 +160,6 @@ def _write_replace(final: Path, write) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path):
-    if fcntl is None:
-        yield
-        return
-    with open(lock_path, "a") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 class BatchReader:
@@ -239,20 +262,52 @@ def _pread_into(fd: int, view: memoryview, offset: int) -> None:
         done += got
 
 
+def _meta_problem(meta, key: str) -> str | None:
+    """What is wrong with a cache description read back, or None when every field has its type."""
+    if not isinstance(meta, dict):
+        return f"its description is a JSON {type(meta).__name__}, not an object"
+    if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
+        return f"its description names format {meta.get('format')!r} and key {meta.get('key')!r}"
+    paths, labels, skipped = meta.get("paths"), meta.get("labels"), meta.get("skipped")
+    checks = (
+        ("paths", isinstance(paths, list) and all(isinstance(p, str) for p in paths)),
+        ("labels", isinstance(labels, list) and all(type(v) is int and v in (0, 1) for v in labels)
+         and isinstance(paths, list) and len(labels) == len(paths)),
+        ("skipped", isinstance(skipped, list) and all(isinstance(e, list) and len(e) == 2
+                                                      and all(isinstance(x, str) for x in e) for e in skipped)),
+        ("npy_bytes", type(meta.get("npy_bytes")) is int),
+    )
+    bad = [name for name, ok in checks if not ok]
+    return f"its description has a wrong or missing {', '.join(bad)}" if bad else None
+
+
 def _open_cache(stem: Path, key: str, size: int):
+    """``((images, meta), None)`` for a good cache; ``(None, None)`` when there is none; ``(None, why)``
+    when one exists but does not read back."""
+    meta_path, images_path = stem.with_suffix(".json"), stem.with_suffix(".npy")
     try:
-        meta = json.loads(stem.with_suffix(".json").read_text())
-        if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
-            return None
-        images_path = stem.with_suffix(".npy")
+        text = meta_path.read_text()
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as error:
+        return None, f"its description {meta_path.name} cannot be read ({error})"
+    try:
+        meta = json.loads(text)
+    except ValueError as error:
+        return None, f"its description {meta_path.name} is not valid JSON ({error})"
+    problem = _meta_problem(meta, key)
+    if problem:
+        return None, problem
+    try:
         if images_path.stat().st_size != meta["npy_bytes"]:
-            return None
+            return None, f"{images_path.name} has {images_path.stat().st_size} bytes, not {meta['npy_bytes']}"
         images = np.load(images_path, mmap_mode="r")
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except Exception as error:  # a damaged header raises ValueError, SyntaxError, tokenize.TokenError, …
+        return None, f"{images_path.name} cannot be read ({type(error).__name__}: {error})"
     if images.dtype != np.uint8 or images.shape != (len(meta["paths"]), 3, size, size):
-        return None
-    return images, meta
+        return None, (f"{images_path.name} holds {images.dtype} {images.shape}, not uint8 "
+                      f"{(len(meta['paths']), 3, size, size)}")
+    return (images, meta), None
 
 
 def _build_images(tmp: Path, paths, size: int, workers, progress) -> dict[int, str]:
@@ -262,7 +317,8 @@ def _build_images(tmp: Path, paths, size: int, workers, progress) -> dict[int, s
     row = 3 * size * size
     with open(tmp, "wb") as f:
         f.write(header)
-        f.truncate(len(header) + n * row)
+        f.flush()
+        reserve(f.fileno(), len(header) + n * row, "the image cache", tmp.parent)  # no holes to fault on later
     failures = _decode.decode_into(tmp, len(header), paths, size, workers, progress)
     if failures:
         keep = [i for i in range(n) if i not in failures]
@@ -298,30 +354,41 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
     root = Path(root).expanduser()
     layout, items = scan_layout(root)
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _content_key(root, items, size)
-    slot = f"dogcat-{hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]}-{size}px"
+    key, fingerprint, regular, unusable = _inspect(root, items, size)
+    slot = cache_slot(root, size)
     stem = cache_dir / f"{slot}-{key}"
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else logger.warning
 
     start = time.perf_counter()
     from_cache = True
-    opened = None if rebuild else _open_cache(stem, key, size)
+    opened, damage = (None, None) if rebuild else _open_cache(stem, key, size)
     if opened is None:
-        with _locked(cache_dir / f"{slot}.lock"):
-            opened = None if rebuild else _open_cache(stem, key, size)  # another process may have built it
-            if opened is None:
-                from_cache = False
-                for orphan in cache_dir.glob(f".{slot}-*.tmp-*"):  # left by a killed build; we hold the lock
-                    with contextlib.suppress(FileNotFoundError):
-                        orphan.unlink()
-                _build_cache(stem, key, root, layout, items, size, workers, progress)
-                for stale in cache_dir.glob(f"{slot}-*"):  # caches of this folder's earlier contents
-                    if not stale.name.startswith(stem.name):
-                        with contextlib.suppress(FileNotFoundError):
-                            stale.unlink()
-                opened = _open_cache(stem, key, size)
+        if damage:
+            say(f"the image cache {stem.name} is damaged ({damage}); rebuilding it")
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            with build_lock(cache_dir / f"{slot}.lock", f"the image cache of {root}", say):
+                opened, damage = (None, None) if rebuild else _open_cache(stem, key, size)  # built meanwhile?
                 if opened is None:
-                    raise RuntimeError(f"the cache just written at {stem}.npy could not be opened again")
+                    from_cache = False
+                    for orphan in cache_dir.glob(f".{slot}-*.tmp-*"):  # left by a killed build; we hold the lock
+                        with contextlib.suppress(FileNotFoundError):
+                            orphan.unlink()
+                    _build_cache(stem, key, root, layout, regular, unusable, size, workers, progress)
+                    for stale in cache_dir.glob(f"{slot}-*"):  # caches of this folder's earlier contents
+                        if not stale.name.startswith(stem.name):
+                            with contextlib.suppress(FileNotFoundError):
+                                stale.unlink()
+                    opened, damage = _open_cache(stem, key, size)
+                    if opened is None:
+                        raise RuntimeError(f"the cache just written at {stem}.npy does not read back: {damage}")
+        except (NoSpaceError, CacheError):
+            raise
+        except OSError as error:  # the folder is read-only, missing, or not a folder
+            failure = CacheError(f"cannot write the image cache in {cache_dir}: {error.strerror or error}; pass "
+                                 "--cache-dir (or set $DOGCAT_CACHE) to a folder you can write")
+            failure.errno = error.errno
+            raise failure from error
     images, meta = opened
 
     data = DogCatData(
@@ -335,6 +402,7 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
         cache_path=stem.with_suffix(".npy"),
         from_cache=from_cache,
         seconds=time.perf_counter() - start,
+        fingerprint=fingerprint,
     )
     missing = {"dog", "cat"} - {name for name, count in data.class_counts().items() if count}
     if missing:
@@ -350,7 +418,9 @@ def load_dogcat(root, size: int = 100, cache_dir=None, workers=None, progress=Tr
     return data
 
 
-def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int, workers, progress) -> None:
+def _build_cache(stem: Path, key: str, root: Path, layout: str, items, unusable: dict[str, str], size: int,
+                 workers, progress) -> None:
+    """Decode the regular files ``items`` into the cache pair at ``stem``; ``unusable`` are listed as skipped."""
     paths = [path for path, _ in items]
     failures: dict[int, str] = {}
     images_path = stem.with_suffix(".npy")
@@ -364,6 +434,8 @@ def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int
 
     _write_replace(images_path, write_images)
     kept = [i for i in range(len(items)) if i not in failures]
+    skipped = sorted([(_relative(root, paths[i]), reason) for i, reason in failures.items()]
+                     + [(_relative(root, path), reason) for path, reason in unusable.items()])
     meta = {
         "format": CACHE_FORMAT,
         "key": key,
@@ -374,6 +446,6 @@ def _build_cache(stem: Path, key: str, root: Path, layout: str, items, size: int
         "npy_bytes": images_path.stat().st_size,
         "paths": [_relative(root, items[i][0]) for i in kept],
         "labels": [items[i][1] for i in kept],
-        "skipped": [[_relative(root, items[i][0]), failures[i]] for i in sorted(failures)],
+        "skipped": [list(entry) for entry in skipped],
     }
     _write_replace(meta_path, lambda tmp: tmp.write_text(json.dumps(meta)))

@@ -19,12 +19,23 @@ Pillow's per-file Python header parsing: about twice as fast again on 200x200 ph
 Everything else (PNG, GIF, CMYK, photos with an EXIF block, whose orientation tag Pillow
 applies, broken files) goes through Pillow,
 which also produces the error message for a file neither can read.
+
+Hostile or odd files cost a bounded amount: only regular files are opened (a FIFO or a
+device such as ``/dev/zero`` is refused without reading), a file over MAX_FILE_BYTES is
+refused unread, and an image whose decoded size (after the JPEG draft scale) exceeds
+MAX_DECODE_PIXELS is refused before its pixels are decoded, so a 190 KB PNG that expands to
+13000x13000 cannot take a gigabyte per worker. 16-bit and 32-bit integer images and
+floating-point images are scaled to 8 bits by their range (see ``_to_8bit``), not clipped.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import io
 import os
+import signal
+import stat
 import struct
 import sys
 import tempfile
@@ -45,14 +56,20 @@ except ImportError:  # optional speed-up; Pillow alone gives the same kind of re
 
 RESAMPLE = Image.Resampling.BICUBIC
 DRAFT_MIN_FRACTION = 0.9
+#: Largest file read as an image (bytes); larger ones are refused unread.
+MAX_FILE_BYTES = 256 * 2**20
+#: Largest image decoded (pixels after the JPEG draft scale): 24 MP, e.g. 6000x4000. Peak memory
+#: of one decode stays near 4 bytes per pixel times a few copies (measured ~0.2 GB at the bound).
+MAX_DECODE_PIXELS = 24_000_000
 
 
 def decoder_id() -> str:
     """Names the decoding recipe; part of the cache key, so a change of recipe rebuilds caches."""
     backend = "simplejpeg" if simplejpeg is not None else "pillow"
-    return f"draft{DRAFT_MIN_FRACTION}-bicubic-whitealpha-exif-{backend}-v1"
+    return f"draft{DRAFT_MIN_FRACTION}-bicubic-whitealpha-exif-{backend}-range8bit-max{MAX_DECODE_PIXELS}-v2"
 
-_PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, Image.DecompressionBombError)
+_PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, Image.DecompressionBombError,
+                  MemoryError)
 
 
 class UnreadableImageError(OSError):
@@ -64,7 +81,68 @@ class UnreadableImageError(OSError):
         self.reason = reason
 
 
+_FILE_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+               (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words ("a FIFO", "a character device", …)."""
+    return next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+
+
+def os_reason(path, error: OSError) -> str:
+    """Why ``path`` cannot be opened, in words: symlink loops and dangling links are named as such."""
+    if error.errno == errno.ELOOP:
+        return "symlink loop"
+    if error.errno == errno.ENOENT and os.path.islink(path):
+        return f"dangling symlink (to {os.readlink(path)}, which does not exist)"
+    return error.strerror or str(error)
+
+
+def read_regular_file(path, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes (default MAX_FILE_BYTES).
+
+    Anything else raises UnreadableImageError without blocking or reading it: a FIFO (opened
+    non-blocking, so no writer is waited for), a device such as ``/dev/zero``, a folder, a
+    symlink loop, a dangling link, or a larger file.
+    """
+    limit = MAX_FILE_BYTES if limit is None else limit
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except OSError as error:
+        raise UnreadableImageError(path, os_reason(path, error)) from error
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableImageError(path, f"not a regular file ({file_kind(st.st_mode)})")
+        if st.st_size > limit:
+            raise UnreadableImageError(path, f"file too large ({st.st_size / 1e6:,.1f} MB; images are read up to "
+                                             f"{limit / 1e6:,.1f} MB)")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise UnreadableImageError(path, f"file too large (over {limit / 1e6:,.0f} MB)")
+    return data
+
+
+class ImageTooLargeError(ValueError):
+    """An image whose decoded pixels would exceed MAX_DECODE_PIXELS."""
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_DECODE_PIXELS:
+        raise ImageTooLargeError(
+            f"image too large to decode: {width}x{height} = {width * height / 1e6:.0f} MP after any draft scaling, "
+            f"over the {MAX_DECODE_PIXELS / 1e6:.0f} MP bound")
+
+
 def _reason(path, error: BaseException) -> str:
+    if isinstance(error, ImageTooLargeError):
+        return str(error)
     if isinstance(error, UnidentifiedImageError):
         try:
             if os.path.getsize(path) == 0:
@@ -75,8 +153,51 @@ def _reason(path, error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """A 16-bit (``I;16``), 32-bit integer (``I``) or floating-point (``F``) image as 8-bit ``L``.
+
+    ``I;16`` is v/257 (65535 → 255). ``I`` and ``F`` are scaled by the smallest of the usual
+    ranges holding every value: [0, 1] (floats), [0, 255], [0, 65535]; values outside all of
+    them (negative, or larger) are stretched from their minimum to their maximum. NaN is 0.
+    Pillow's own conversion clips instead: 16-bit photos come out white, [0, 1] floats black.
+    """
+    a = np.asarray(img)
+    if img.mode.startswith("I;16"):
+        return Image.fromarray(_SIXTEEN_TO_EIGHT[a], "L")
+    a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    ranges = ((1.0,) if img.mode == "F" else ()) + (255.0, 65535.0)
+    top = next((r for r in ranges if lo >= 0 and hi <= r), None)
+    scaled = a * (255.0 / top) if top is not None else (a - lo) * (255.0 / ((hi - lo) or 1.0))
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+_SIXTEEN_TO_EIGHT = ((np.arange(65536, dtype=np.uint32) * 255 + 32767) // 65535).astype(np.uint8)  # round(v/257)
+
+
+def _reduce_early(img: Image.Image, size: int) -> Image.Image:
+    """A large image box-averaged in its own mode to about 3x ``size`` before any conversion.
+
+    ``resize(..., reducing_gap=3.0)`` would make the same reduction at the end; made first,
+    the mode conversions and alpha compositing touch few pixels, so a decode's peak memory
+    is about the decoded image itself rather than several converted copies of it.
+    """
+    factors = (max(1, img.width // (3 * size)), max(1, img.height // (3 * size)))  # as resize() picks them
+    if max(factors) < 2:
+        return img
+    if img.mode in ("P", "1"):  # modes reduce() cannot average
+        img = img.convert("RGBA" if "transparency" in img.info else "L" if img.mode == "1" else "RGB")
+    try:
+        return img.reduce(factors)
+    except ValueError:
+        return img
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparent pixels are shown on white, as a viewer shows them."""
+    """Any Pillow mode to RGB; transparent pixels are shown on white, as a viewer shows them;
+    high bit depths are scaled to 8 bits (``_to_8bit``)."""
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode in ("P", "L", "RGB") and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -92,8 +213,9 @@ def _turbo_jpeg_hwc(data: bytes, least: int):
     if simplejpeg is None or data[:3] != b"\xff\xd8\xff" or b"Exif\x00\x00" in data[:65536]:
         return None
     try:
-        if simplejpeg.decode_jpeg_header(data)[2] not in ("YCbCr", "Gray", "RGB"):
-            return None
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        if colorspace not in ("YCbCr", "Gray", "RGB") or width * height > 64 * MAX_DECODE_PIXELS:
+            return None  # Pillow decodes it, or refuses it by its draft size
         return simplejpeg.decode_jpeg(data, colorspace="RGB", min_height=least, min_width=least)
     except ValueError:  # truncated or corrupt: Pillow tries, and words the error
         return None
@@ -101,8 +223,7 @@ def _turbo_jpeg_hwc(data: bytes, least: int):
 
 def _decode_hwc(path, size: int) -> np.ndarray:
     least = max(1, int(size * DRAFT_MIN_FRACTION))
-    with open(path, "rb") as f:
-        data = f.read()
+    data = read_regular_file(path)
     hwc = _turbo_jpeg_hwc(data, least)
     if hwc is not None:
         if hwc.shape[:2] != (size, size):
@@ -110,9 +231,12 @@ def _decode_hwc(path, size: int) -> np.ndarray:
         return hwc
     with Image.open(io.BytesIO(data)) as img:
         img.draft("RGB", (least, least))  # JPEG only: the smallest DCT scale with both sides >= least
+        _check_pixels(*img.size)  # before any pixel is decoded
         if "exif" in img.info and img.getexif().get(0x0112, 1) != 1:  # camera orientation tag
             img = ImageOps.exif_transpose(img)
-        img = _to_rgb(img)
+        if img.mode.startswith("I;16"):  # reduce() cannot average 16-bit modes: 8 bits first
+            img = _to_8bit(img)
+        img = _to_rgb(_reduce_early(img, size))
         if img.size != (size, size):
             img = img.resize((size, size), RESAMPLE, reducing_gap=3.0)
         return np.asarray(img)
@@ -129,6 +253,8 @@ def decode_image(path, size: int = 100) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns about odd EXIF/ICC data it recovers from
             hwc = _decode_hwc(path, size)
+    except UnreadableImageError:
+        raise
     except _PILLOW_ERRORS as error:
         raise UnreadableImageError(path, _reason(path, error)) from error
     return np.ascontiguousarray(hwc.transpose(2, 0, 1))
@@ -155,7 +281,25 @@ def _open_rows(path, offset: int, n: int, size: int) -> np.memmap:
     return np.memmap(path, dtype=np.uint8, mode="r+", offset=offset, shape=(n, 3, size, size))
 
 
-def _init_worker(path, offset: int, n: int, size: int, method: str) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Linux: have the kernel SIGKILL this process when the thread that started it dies, however it
+    dies (``kill -9`` included), so no worker outlives a killed run holding its files and pipes.
+    Elsewhere a no-op. Exits at once if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the parent-pid check below remains
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _init_worker(path, offset: int, n: int, size: int, method: str, parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     _worker.update(out=_open_rows(path, offset, n, size), size=size, method=method)
 
 
@@ -226,7 +370,8 @@ def decode_into(
             # ProcessPoolExecutor, not multiprocessing.Pool: a worker that dies raises
             # BrokenProcessPool here instead of being replaced and waited on forever.
             pool = ProcessPoolExecutor(
-                workers, _pool_context(), initializer=_init_worker, initargs=(str(out_path), offset, n, size, method)
+                workers, _pool_context(), initializer=_init_worker,
+                initargs=(str(out_path), offset, n, size, method, os.getpid()),
             )
             try:
                 for future in as_completed([pool.submit(_decode_chunk, chunk) for chunk in chunks]):

@@ -11,7 +11,10 @@ Three layouts are recognised, label dog = 1, cat = 0:
 
 Files are chosen by extension only (``Thumbs.db``, text files and hidden files such as
 macOS ``._cat.1.jpg`` are not images); whether an image is readable is decided later,
-when it is decoded.
+when it is decoded. An entry that is not a folder counts as a file here, so a dangling
+symlink, a symlink loop or a FIFO named like a photo is found, then skipped and counted
+with the unreadable files (the scan itself never fails on one); symlinked folders are
+not followed.
 """
 
 from __future__ import annotations
@@ -53,11 +56,19 @@ def _images_under(folder: str) -> list[str]:
     return found
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    """``entry.is_dir()``, False for a symlink loop (which raises ELOOP there)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _class_folders(folder: str) -> dict[int, list[str]]:
     folders: dict[int, list[str]] = {}
     for entry in os.scandir(folder):
         label = _CLASS_FOLDER_NAMES.get(entry.name.lower())
-        if label is not None and entry.is_dir():
+        if label is not None and _is_dir(entry):
             folders.setdefault(label, []).append(entry.path)
     return {label: sorted(dirs) for label, dirs in folders.items()}
 
@@ -67,7 +78,7 @@ def _kaggle_files(folder: str) -> list[tuple[str, int]]:
     for entry in os.scandir(folder):
         name = entry.name
         label = _KAGGLE_PREFIXES.get(name[:4].lower())
-        if label is not None and is_image_name(name) and entry.is_file():
+        if label is not None and is_image_name(name) and not _is_dir(entry):
             items.append((entry.path, label))
     return items
 

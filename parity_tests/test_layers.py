@@ -120,3 +120,53 @@ def test_assigning_a_registered_buffer_keeps_it_registered():
     np.testing.assert_array_equal(bn.state_dict()["running_mean"], np.full(3, 2.0))
     assert [k for k in bn.state_dict()] == list(torch.nn.BatchNorm1d(3).state_dict())
 
+
+
+def _dtype_rule_cases():
+    """(name, scratch float32 layer, torch float32 layer, float64 input) for every scratch layer."""
+    import scratch.conv as sc
+    import scratch.dropout as sd
+    import scratch.normalization as sn
+    import scratch.pooling as sp
+
+    x2, x4 = np.linspace(-2, 2, 24).reshape(4, 6), np.linspace(-2, 2, 4 * 3 * 4 * 4).reshape(4, 3, 4, 4)
+    with_parameters = [
+        ("Linear", sl.Linear(6, 2), torch.nn.Linear(6, 2), x2),
+        ("Conv2d", sc.Conv2d(3, 2, 3), torch.nn.Conv2d(3, 2, 3), x4),
+        ("BatchNorm1d", sn.BatchNorm1d(6), torch.nn.BatchNorm1d(6), x2),
+        ("BatchNorm2d", sn.BatchNorm2d(3), torch.nn.BatchNorm2d(3), x4),
+        ("BatchNorm1d(affine=False)", sn.BatchNorm1d(6, affine=False), torch.nn.BatchNorm1d(6, affine=False), x2),
+        ("LayerNorm", sn.LayerNorm(6), torch.nn.LayerNorm(6), x2),
+    ]
+    without = [
+        ("ReLU", sa.ReLU(), torch.nn.ReLU(), x2), ("Sigmoid", sa.Sigmoid(), torch.nn.Sigmoid(), x2),
+        ("GELU", sa.GELU(), torch.nn.GELU(), x2),
+        ("Dropout", sd.Dropout(0.5, rng=0), torch.nn.Dropout(0.5), x2),
+        ("MaxPool2d", sp.MaxPool2d(2), torch.nn.MaxPool2d(2), x4),
+        ("AvgPool2d", sp.AvgPool2d(2), torch.nn.AvgPool2d(2), x4),
+        ("Flatten", sl.Flatten(), torch.nn.Flatten(), x4),
+        ("LayerNorm(elementwise_affine=False)", sn.LayerNorm(6, elementwise_affine=False),
+         torch.nn.LayerNorm(6, elementwise_affine=False), x2),
+        ("BatchNorm1d(affine=False, track_running_stats=False)",
+         sn.BatchNorm1d(6, affine=False, track_running_stats=False),
+         torch.nn.BatchNorm1d(6, affine=False, track_running_stats=False), x2),
+    ]
+    return with_parameters, without
+
+
+def test_one_dtype_rule_for_every_layer_as_torch():
+    """A float32 layer given float64: torch refuses wherever the layer holds float32 parameters or
+    buffers, and so does scratch (TypeError naming both dtypes); layers holding nothing return float64."""
+    with_parameters, without = _dtype_rule_cases()
+    for name, scratch_layer, torch_layer, x in with_parameters:
+        with pytest.raises(RuntimeError):
+            torch_layer(torch.from_numpy(x))
+        with pytest.raises(TypeError, match="float64 does not match the layer's float32|float64 and weight type "
+                                            "float32 should be the same"):
+            scratch_layer.forward(x)
+        y = scratch_layer.forward(x.astype(np.float32))  # the matching dtype passes
+        assert y.dtype == np.float32, name
+    for name, scratch_layer, torch_layer, x in without:
+        assert torch_layer(torch.from_numpy(x)).dtype == torch.float64, name
+        y = scratch_layer.forward(x)
+        assert y.dtype == np.float64 and scratch_layer.backward(np.ones_like(y)).dtype == np.float64, name

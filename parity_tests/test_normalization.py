@@ -308,3 +308,38 @@ def test_layernorm_bad_input():
     ln.forward(np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match=r"expected dout of shape \(2, 3\), got \(3, 2\)"):
         ln.backward(np.zeros((3, 2), np.float32))
+
+
+@pytest.mark.parametrize("eps", [-1.0, 0.0])
+def test_batchnorm_eps_raises_where_torch_does_and_where_it_would_give_nan(eps):
+    x = np.random.default_rng(0).standard_normal((8, 3))
+    for training, track in ((True, True), (False, False), (False, True)):
+        s, t = sn.BatchNorm1d(3, eps=eps, track_running_stats=track), torch.nn.BatchNorm1d(3, eps=eps,
+                                                                                       track_running_stats=track)
+        s.train(training), t.train(training)
+        try:
+            t(torch.from_numpy(x.astype(np.float32)))
+        except ValueError as torch_error:
+            with pytest.raises(ValueError, match=re.escape(str(torch_error))):
+                s.forward(x.astype(np.float32))
+            continue
+        assert eps == 0.0 and not training and track  # torch accepts eps=0 with running statistics
+        np.testing.assert_allclose(s.forward(x.astype(np.float32)), t(torch.from_numpy(x.astype(np.float32)))
+                                   .detach().numpy(), rtol=1e-6)
+    s = sn.BatchNorm1d(3, eps=0.0)
+    s.running_var[...] = 0.0  # where torch would return inf/NaN
+    s.eval()
+    with pytest.raises(ValueError, match="running_var is 0 in a channel and eps=0"):
+        s.forward(x.astype(np.float32))
+
+
+def test_layernorm_eps_raises_only_where_the_result_would_be_nan():
+    constant, varied = np.ones((2, 4)), np.random.default_rng(0).standard_normal((2, 4))
+    assert np.isnan(torch.nn.LayerNorm(4, eps=0.0).double()(torch.from_numpy(constant)).detach().numpy()).all()
+    with pytest.raises(ValueError, match=r"σ² \+ eps ≤ 0 for a sample \(smallest σ² 0, eps=0.0\)"):
+        sn.LayerNorm(4, eps=0.0, dtype=np.float64).forward(constant)
+    with pytest.raises(ValueError, match="use eps > 0"):
+        sn.LayerNorm(4, eps=-10.0, dtype=np.float64).forward(varied)
+    for eps in (0.0, -1e-3):  # finite where torch is finite, and equal to it
+        s, t = sn.LayerNorm(4, eps=eps, dtype=np.float64), torch.nn.LayerNorm(4, eps=eps).double()
+        np.testing.assert_allclose(s.forward(varied), t(torch.from_numpy(varied)).detach().numpy(), rtol=1e-12)

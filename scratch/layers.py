@@ -38,6 +38,12 @@ class Linear(Module):
     and db but skips dX, an (N, out)·(out, in) product as costly as dW when
     the input is an image, and returns ``None``, as torch's autograd never
     forms the gradient of an input without ``requires_grad``.
+
+    Dtypes follow torch's rule for every layer with parameters (Linear, Conv2d,
+    BatchNorm, affine LayerNorm): the input must have the parameters' dtype, else
+    a TypeError says which to cast (torch raises a RuntimeError); nothing is cast
+    silently. Layers without parameters (activations, Dropout, pooling, Flatten)
+    take float32 or float64 and return the dtype they were given.
     """
 
     def __init__(
@@ -74,6 +80,12 @@ class Linear(Module):
             raise ValueError(
                 f"Linear: expected input of shape (N, {self.in_features}) or "
                 f"({self.in_features},), got {tuple(x.shape)}"
+            )
+        w = self.weight.data
+        if x.dtype != w.dtype:  # torch: "mat1 and mat2 must have the same dtype"
+            raise TypeError(
+                f"Linear: input dtype {x.dtype} does not match the layer's {w.dtype}; cast one of them "
+                f"(x.astype(np.{w.dtype}) or layer.to(np.{x.dtype}))"
             )
         self._x = x
         if x.ndim == 2 and x.shape[0] < self.out_features:

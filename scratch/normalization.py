@@ -39,6 +39,10 @@ class _BatchNorm(Module):
     (a cumulative average). Eval mode normalizes with the running buffers;
     without ``track_running_stats`` it uses the batch statistics in both modes.
 
+    ``eps`` follows torch: with batch statistics it must be positive, with running
+    statistics non-negative (ValueError at forward, torch's words). Where torch returns
+    inf or NaN instead (eps = 0 over a channel whose running_var is 0), forward raises.
+
     Backward with batch statistics, the compact closed form (σ̂ = √(σ²+ε)):
 
         dγ = Σ dy·x̂,   dβ = Σ dy,   dx = (1/m)·γ/σ̂·(m·dy − Σ dy − x̂·Σ(dy·x̂)),
@@ -104,6 +108,10 @@ class _BatchNorm(Module):
         bshape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over (N, C, …)
         m = x.size // self.num_features
         use_batch_stats = self.training or not self.track_running_stats
+        if use_batch_stats and not self.eps > 0:  # torch's checks, word for word
+            raise ValueError(f"batch_norm eps must be positive during training, but got {self.eps}")
+        if not self.eps >= 0:
+            raise ValueError(f"batch_norm eps must be non-negative, but got {self.eps}")
         if use_batch_stats:
             if m == 1:
                 raise ValueError(
@@ -125,6 +133,9 @@ class _BatchNorm(Module):
         else:
             xc = x - self.running_mean.reshape(bshape)
             var = self.running_var
+            if self.eps == 0 and np.any(var <= 0):  # torch returns inf/NaN here
+                raise ValueError(f"{type(self).__name__}: running_var is 0 in a channel and eps=0, so x̂ = "
+                                 "(x − μ)/√(σ²+ε) would be infinite or NaN; use eps > 0")
         invstd = 1.0 / np.sqrt(var + self.eps)
         x_hat = xc * invstd.reshape(bshape)
         self._cache = (x_hat, invstd, use_batch_stats, axes, bshape, m)
@@ -187,6 +198,10 @@ class LayerNorm(Module):
     ``elementwise_affine=False`` drops γ and β; ``bias=False`` drops β only.
     Training and eval modes compute the same thing: no running statistics.
 
+    ``eps`` ≤ 0 is accepted as torch accepts it, but where it would make σ² + ε ≤ 0
+    for a sample (any variance below −ε; a constant sample with ε = 0) forward raises
+    a ValueError instead of returning torch's NaN or inf.
+
     Backward, the compact closed form (σ̂ = √(σ²+ε), g = γ ⊙ dy, Σ over one sample's M values):
 
         dγ = Σ_samples dy ⊙ x̂,   dβ = Σ_samples dy,   dx = (1/M)·(1/σ̂)·(M·g − Σ g − x̂·Σ(g ⊙ x̂)),
@@ -245,6 +260,10 @@ class LayerNorm(Module):
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
         var = (xc * xc).mean(axis=axes, keepdims=True)  # biased: divides by M
+        if not self.eps > 0 and np.any(var + self.eps <= 0):  # torch returns NaN or inf here
+            raise ValueError(
+                f"LayerNorm: σ² + eps ≤ 0 for a sample (smallest σ² {float(var.min()):.3g}, eps={self.eps}), so x̂ = "
+                "(x − μ)/√(σ²+ε) would be NaN or infinite; use eps > 0")
         invstd = 1.0 / np.sqrt(var + self.eps)
         x_hat = xc * invstd
         self._cache = (x_hat, invstd, axes)

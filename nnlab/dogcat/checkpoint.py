@@ -30,8 +30,9 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, BinaryIO, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -50,13 +51,28 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
     NumPy arrays and scalars anywhere in ``payload`` are converted to tensors
     and Python numbers first, so the file loads with ``weights_only=True``.
     """
+    safe = to_safe(dict(payload))
+    with atomic_file(path) as f:
+        torch.save(safe, f)
+    return Path(path)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file whose contents replace ``path`` atomically when the block ends without error.
+
+    Written under a temporary name in the same folder, flushed to disk, then moved over
+    ``path`` with ``os.replace``; on an error the temporary file is removed and ``path`` is untouched. The
+    file gets the permissions ``open`` would give it (0o666 less the umask), not the 0o600 of
+    ``tempfile.mkstemp``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    safe = to_safe(dict(payload))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            torch.save(safe, f)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -67,7 +83,19 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
             pass
         raise
     _fsync_dir(path.parent)
-    return path
+
+
+def _umask() -> int:
+    """The process umask: read from /proc where it is shown (no change), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
@@ -171,6 +199,6 @@ def _fsync_dir(folder: Path) -> None:
 
 
 __all__ = [
-    "FORMAT", "CHECKPOINT_NAME", "CheckpointError", "save_checkpoint", "load_checkpoint",
+    "FORMAT", "CHECKPOINT_NAME", "CheckpointError", "save_checkpoint", "atomic_file", "load_checkpoint",
     "to_safe", "to_numpy_tree", "rng_states", "restore_rng_states",
 ]

@@ -42,6 +42,7 @@ from nnlab.dogcat.data import DEFAULT_NORMALIZATION, Normalization, load_data, s
 from nnlab.dogcat.metrics import binary_metrics, epoch_line, format_confusion
 from nnlab.dogcat.models import initial_state_dict, max_parameter_difference, to_numpy_state
 from nnlab.dogcat.preflight import check_run_folder, check_same_data, nothing_left
+from nnlab.dogcat.run_folder import RunFolder, summary_of
 from nnlab.dogcat.tensorboard_log import TensorBoardLogger
 from nnlab.dogcat.twins import ScratchTwin, TorchTwin
 from nnlab.runtime import resolve_device, show_progress
@@ -201,7 +202,20 @@ class _Run:
         self.last_logged = (0.0, 0.0)  # the primary twin's (Σ loss, n) when loss/train_recent was last written
         self.finished = True
         self.confusion = None
+        self.resumed_images = self.primary.read_sums()[2] if self.start_step else 0.0  # of the unfinished epoch
+        self.run_folder = RunFolder(config.logdir, enabled=ctx.is_main, title=f"{config.describe()}: "
+                                    f"{self.data_description}")
+        self.run_folder.start(config.to_dict(), self._resolved(), resumed=ckpt is not None)
         self._announce()
+
+    def _resolved(self) -> dict:
+        """What the settings became in this run, for config.json."""
+        name, kwargs = self.config.optimizer_kwargs()
+        return {"device": str(self.device), "world_size": self.ctx.world_size, "model": self.spec.to_dict(),
+                "model_description": self.spec.describe(), "optimizer": dict(kwargs, name=name),
+                "data": self.data_description, "train_images": len(self.train_idx),
+                "val_images": len(self.val_idx), "steps_per_epoch": self.steps_per_epoch,
+                "hist_every": self.logger.hist_every}
 
     def _build_twins(self, config: TrainConfig) -> list:
         """The twins ``config.impl`` asks for, from one set of starting weights, each with its own settings."""
@@ -323,19 +337,23 @@ class _Run:
                            f"{prefix}val_loss": val["loss"], f"{prefix}val_accuracy": val["accuracy"]})
             if twin is self.primary:
                 self.confusion = val["confusion"] if len(self.val_idx) else None  # none: "n/a" above
+                images = n - (self.resumed_images if epoch == self.start_epoch else 0.0)  # trained by this run
                 primary_val_logits = logits
         if len(self.twins) == 2:
             diff, where = max_parameter_difference(self.twins[0].state_dict(), self.twins[1].state_dict())
             record["parity_max_abs_diff"], record["parity_worst_tensor"] = diff, where
             self.parity.append({"epoch": epoch + 1, "max_abs_diff": diff, "tensor": where})
+        record["lr"] = self.primary.lr()  # the epoch's last step's rate, before a scheduler moves it
         plateau_metric = record["val_loss"] if math.isfinite(record["val_loss"]) else record["train_loss"]
         for twin in self.twins:  # both twins step ReduceLROnPlateau on the primary twin's number: lockstep
             twin.end_epoch(plateau_metric)
         record["seconds"] = time.perf_counter() - t_epoch
+        record["images_per_second"] = images / record["seconds"]
         self.history.append(record)
         self._log_epoch(record, primary_val_logits)
         self.say(epoch_line(record, self.config.epochs))
         self.save(epoch + 1, 0, {t.name: [0.0, 0.0, 0.0] for t in self.twins})
+        self.run_folder.epoch_done(self.history, record["seconds"])  # after the checkpoint: rows ⊆ its history
 
     def _log_epoch(self, record: Mapping, val_logits: np.ndarray) -> None:
         """Scalars, the logistic weights as an image, a few captioned validation images, the PR curve."""
@@ -409,7 +427,13 @@ class _Run:
     # -- the end of the run ----------------------------------------------------------------
 
     def finish(self) -> None:
-        """The confusion matrix and the hparams beside the final metrics, when the run completed."""
+        """The run folder's summary and curve; the confusion matrix and the hparams beside the final
+        metrics, when the run completed."""
+        if self.history:
+            self.run_folder.finish(self.history, summary_of(
+                self.history, finished=self.finished, model=self.spec.describe(), data=self.data_description,
+                train_images=len(self.train_idx), val_images=len(self.val_idx), checkpoint=self.last_good["path"],
+                confusion=None if self.confusion is None else self.confusion.tolist()))
         if not (self.finished and self.history and self.ctx.is_main):
             return
         if self.confusion is not None:

@@ -251,6 +251,11 @@ class TrainConfig:
         meta = {f.name: f.metadata for f in fields(cls)}[name]
         return meta.get("flag") or "--" + name.replace("_", "-")
 
+    def applies(self, name: str) -> bool:
+        """Whether setting ``name`` does something under the other settings (its ``only_with``)."""
+        only_with = {f.name: f.metadata.get("only_with", {}) for f in fields(self)}.get(name, {})
+        return all(getattr(self, setting) in allowed for setting, allowed in only_with.items())
+
     def inapplicable(self) -> list[str]:
         """What is wrong with each given flag that does nothing under the other settings (``only_with``)."""
         problems = []
@@ -258,7 +263,7 @@ class TrainConfig:
             for setting, allowed in f.metadata.get("only_with", {}).items():
                 if f.name in self.given and getattr(self, setting) not in allowed:
                     flag, other = self.flag(f.name), self.flag(setting)
-                    problems.append(f"{flag} applies only with {other} {' or '.join(allowed)} "
+                    problems.append(f"{flag} applies only with {other} {' or '.join(map(str, allowed))} "
                                     f"(this run has {other} {getattr(self, setting)})")
         return problems
 
@@ -296,6 +301,9 @@ class TrainConfig:
             raise ValueError(f"warmup_epochs, shift, step_epochs, patience: expected non-negative numbers (positive "
                              f"step_epochs), got {self.warmup_epochs}, {self.shift}, {self.step_epochs}, "
                              f"{self.patience}")
+        if self.augment and self.shift >= self.image_size:
+            raise ValueError(f"shift: --augment shifts by less than the image (reflect padding); got --shift "
+                             f"{self.shift} for {self.image_size}x{self.image_size} px images")
         if not 0 < self.lr_gamma <= 1:
             raise ValueError(f"lr_gamma: expected a factor in (0, 1], got {self.lr_gamma}")
         if not 0 < self.val_fraction < 1:
@@ -342,12 +350,15 @@ class TrainConfig:
         return f"{self.model_spec().describe()}-{c.impl}-{c.optimizer}-lr{c.lr:g}-bs{c.batch_size}"
 
     def hparams(self, spec: ModelSpec) -> dict:
-        """The settings TensorBoard's HPARAMS tab compares runs by (plain values only)."""
+        """The settings TensorBoard's HPARAMS tab compares runs by (plain values only): those that apply
+        to this run's model, optimizer and scheduler."""
         d = {k: v for k, v in self.to_dict().items()
              if k in ("model", "activation", "batchnorm", "impl", "dtype", "optimizer", "lr", "momentum",
                       "weight_decay", "batch_size", "epochs", "seed", "amp", "image_size", "dropout",
                       "augment", "scheduler", "warmup_epochs", "clip_grad")}
-        d["hidden"] = "-".join(str(h) for h in spec.hidden) or "none"
+        d = {k: v for k, v in d.items() if self.applies(k)}  # no activation for the logistic model
+        if spec.kind == "mlp":
+            d["hidden"] = "-".join(str(h) for h in spec.hidden)
         d["weight_decay"] = float(d["weight_decay"] or 0.0)
         d["clip_grad"] = float(d["clip_grad"] or 0.0)
         if spec.kind == "cnn":
@@ -377,6 +388,9 @@ def resumed_config(saved: Mapping[str, Any], current: TrainConfig, checkpoint: s
     given with a value other than the saved one is a ValueError: it would change the model, the
     data split or the optimization the checkpoint belongs to.
     """
+    if current.overwrite:
+        raise ValueError("--overwrite and --resume contradict each other: --resume continues the run in its folder, "
+                         "--overwrite deletes it and starts afresh; pass one of them")
     base = TrainConfig.from_dict(saved)
     changed = [name for name in sorted(current.given)
                if name not in RESUME_OVERRIDES and getattr(current, name) != getattr(base, name)]

@@ -1,4 +1,5 @@
-"""Dog/cat models: one state_dict for both twins, forward and parameter gradients equal."""
+"""Dog/cat models: one state_dict for both twins, forward and parameter gradients equal (dropout masks drawn
+alike from generators seeded alike)."""
 
 import numpy as np
 import pytest
@@ -14,14 +15,17 @@ SPECS = [
     ModelSpec("logistic", (3, 100, 100)),
     ModelSpec("mlp", (3, 6, 6), hidden=(9,), activation="relu"),
     ModelSpec("mlp", (3, 6, 6), hidden=(9, 5), activation="tanh", batchnorm=True),
+    ModelSpec("mlp", (3, 6, 6), hidden=(9, 5), dropout=0.4),
+    ModelSpec("cnn", (3, 8, 8), channels=(4, 6), dropout=0.3),
+    ModelSpec("cnn", (3, 9, 12), channels=(5,), activation="gelu"),
 ] + [ModelSpec("mlp", (3, 4, 4), hidden=(7,), activation=a) for a in ACTIVATIONS if a not in ("relu", "tanh")]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.describe())
 def test_forward_and_parameter_gradients_match_torch(spec):
     rng = np.random.default_rng(0)
-    s_model = build_scratch_model(spec, "float64", seed=1)
-    t_model = build_torch_model(spec, "float64", s_model.state_dict())
+    s_model = build_scratch_model(spec, "float64", seed=1, dropout_rng=np.random.default_rng(7))
+    t_model = build_torch_model(spec, "float64", s_model.state_dict(), dropout_rng=np.random.default_rng(7))
     assert list(s_model.state_dict()) == list(t_model.state_dict())
     x = rng.standard_normal((6,) + spec.input_shape) * 0.5
     upstream = rng.standard_normal(6) + 0.5
@@ -48,6 +52,29 @@ def test_state_dict_keys_are_torch_style_and_identical():
     assert list(build_scratch_model(ModelSpec()).state_dict()) == ["classifier.weight", "classifier.bias"]
 
 
+def test_cnn_keys_read_by_block_and_the_first_conv_forms_no_input_gradient():
+    spec = ModelSpec("cnn", (3, 16, 16), channels=(4, 8), dropout=0.3)
+    model = build_scratch_model(spec)
+    keys = list(model.state_dict())
+    assert keys == list(build_torch_model(spec).state_dict())
+    block = ["conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"]
+    assert keys == [f"features.{i}.{k}" for i in range(2) for k in block] + ["classifier.weight", "classifier.bias"]
+    assert model.state_dict()["classifier.weight"].shape == (1, 8)
+    assert model.features[0].conv.needs_input_grad is False and model.features[1].conv.needs_input_grad
+    assert spec.describe() == "cnn4-8-relu-drop0.3" and ModelSpec.from_dict(spec.to_dict()) == spec
+    assert ModelSpec("cnn", (3, 32, 32)).channels == (16, 32, 64, 128)  # the default widths
+
+
+def test_dropout_masks_follow_the_generator_and_eval_is_deterministic():
+    spec = ModelSpec("cnn", (3, 8, 8), channels=(4,), dropout=0.5)
+    x = np.random.default_rng(0).standard_normal((16, 3, 8, 8))
+    a, b = (build_scratch_model(spec, seed=1, dropout_rng=np.random.default_rng(5)) for _ in range(2))
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))  # same generator state: same masks
+    assert not np.array_equal(a.forward(x), a.forward(x))  # the generator moves on
+    a.eval()
+    np.testing.assert_array_equal(a.forward(x), a.forward(x))
+
+
 def test_seeded_initial_weights_are_shared_and_torch_distributed():
     spec = ModelSpec("logistic", (3, 100, 100))
     a, b = initial_state_dict(spec, 5), initial_state_dict(spec, 5)
@@ -65,3 +92,10 @@ def test_wrong_input_shape_names_both_shapes():
         model.forward(np.zeros((2, 3, 9, 9)))
     with pytest.raises(ValueError, match="activation"):
         ModelSpec("mlp", (3, 8, 8), hidden=(4,), activation="swish")
+    cnn = build_scratch_model(ModelSpec("cnn", (3, 8, 8), channels=(2,)))
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3, 8, 8\), got \(2, 192\)"):
+        cnn.forward(np.zeros((2, 192)))
+    with pytest.raises(ValueError, match="needs images of at least 16x16 px, got 8x8"):
+        ModelSpec("cnn", (3, 8, 8), channels=(2, 2, 2, 2))
+    with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\), got 1.0"):
+        ModelSpec("cnn", (3, 8, 8), channels=(2,), dropout=1.0)

@@ -4,8 +4,11 @@ The lockstep test is the parity proof of the whole training step (model,
 stable BCE from logits, backward, optimizer) on uint8 images through the
 data module's normalization: both twins start from the same weights, take
 the same batches, and after every epoch their parameters differ by at most
-1e-10 in float64.
+1e-10 in float64. The CNN's runs add dropout, a schedule, clipping and
+augmentation: the same masks, rates and images on both sides.
 """
+
+import io
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from nnlab.dogcat import twins
 from nnlab.dogcat.checkpoint import load_checkpoint
 from nnlab.dogcat.data import ArrayData, decode_image
 from nnlab.dogcat.metrics import format_confusion
+from nnlab.dogcat.predict import load_model, run as predict
 from nnlab.dogcat.train import TrainingDiverged, epoch_order, train
 from parity_tests.harness import compare
 from parity_tests.dogcat.tiny_data import tiny_config, tiny_dogcat
@@ -27,13 +31,19 @@ LOCKSTEP_CASES = [
     dict(model="mlp", hidden=[12], activation="relu", optimizer="adamw", lr=1e-2),
     dict(model="mlp", hidden=[12, 6], activation="tanh", batchnorm=True, optimizer="adam", lr=1e-2),
     dict(model="mlp", hidden=[10], activation="gelu", optimizer="rmsprop", lr=1e-3, batch_size=24),
+    dict(model="cnn", channels=[3, 5], image_size=16, optimizer="adam", lr=1e-2, scheduler="cosine",
+         warmup_epochs=0.5, dropout=0.3, augment=True, shift=2, clip_grad=1.0),
+    dict(model="cnn", channels=[4], image_size=16, optimizer="momentum", lr=0.05, scheduler="onecycle",
+         augment=False, dropout=0.0),
 ]
+CNN = dict(model="cnn", channels=[3, 5], image_size=16, dropout=0.3, augment=True, shift=2, scheduler="cosine",
+           warmup_epochs=1, clip_grad=1.0, optimizer="adam", lr=1e-2)
 
 
 @pytest.mark.parametrize("case", LOCKSTEP_CASES, ids=lambda c: f"{c['model']}-{c['optimizer']}")
 def test_lockstep_parameters_agree_each_epoch(tmp_path, case):
     cfg = tiny_config(tmp_path, impl="both", epochs=3, **case)
-    result = train(cfg, data=tiny_dogcat(), log=lambda msg: None)
+    result = train(cfg, data=tiny_dogcat(size=cfg.image_size), log=lambda msg: None)
     assert [p["epoch"] for p in result.parity] == [1, 2, 3]
     for p in result.parity:
         assert p["max_abs_diff"] <= 1e-10, f"epoch {p['epoch']}: {p['tensor']} differs by {p['max_abs_diff']:.3e}"
@@ -109,3 +119,51 @@ def test_lockstep_on_real_photos(tmp_path, shared_dogcat):
         cfg = tiny_config(tmp_path / case["model"], impl="both", image_size=100, epochs=1, batch_size=12, **case)
         result = train(cfg, data=data, log=lambda msg: None)
         assert result.parity[0]["max_abs_diff"] <= 1e-10, result.parity
+
+
+def test_lockstep_cnn_on_real_photos(tmp_path, shared_dogcat):
+    """The CNN's parity proof on 240 shared Kaggle photos (at 32x32, two narrow blocks, so it stays quick):
+    one epoch with dropout, augmentation, a warmed-up cosine schedule and clipping, float64."""
+    paths = [shared_dogcat / f"{kind}.{i}.jpg" for i in range(120) for kind in ("cat", "dog")]
+    data = ArrayData(np.stack([decode_image(p, 32) for p in paths]),
+                     np.array([int(p.name.startswith("dog")) for p in paths]), "240 shared photos")
+    cfg = tiny_config(tmp_path, impl="both", epochs=1, batch_size=32, **dict(CNN, image_size=32, warmup_epochs=0.5))
+    result = train(cfg, data=data, log=lambda msg: None)
+    assert result.global_step == 6 and result.parity[0]["max_abs_diff"] <= 1e-10, result.parity
+
+
+def test_cnn_resume_equals_the_uninterrupted_run(tmp_path):
+    """Stopped mid-epoch 2 by max_steps, resumed: dropout generators, schedule, augmentation draws and
+    BatchNorm buffers continue exactly; both twins end where the uninterrupted run ends (1e-12)."""
+    data = tiny_dogcat(size=16)
+    full = train(tiny_config(tmp_path / "full", impl="both", epochs=3, **CNN), data=data, log=lambda m: None)
+    part = tiny_config(tmp_path / "part", impl="both", epochs=3, max_steps=6, **CNN)
+    assert not train(part, data=data, log=lambda m: None).finished
+    lifted = tiny_config(tmp_path / "part", impl="both", epochs=3, given=frozenset({"max_steps"}), **CNN)
+    resumed = train(lifted, data=data, resume=str(tmp_path / "part" / "run"), log=lambda m: None)
+    assert resumed.finished and resumed.global_step == full.global_step == 12
+    for twin in ("torch", "scratch"):
+        for name, value in full.final_states[twin].items():
+            compare(f"resumed CNN, {twin} twin", name, resumed.final_states[twin][name], value, rtol=0, atol=1e-12)
+
+
+def test_cnn_checkpoint_loads_into_both_twins_and_predict(tmp_path):
+    """A CNN trained by the scratch twin: both twins rebuild it from the checkpoint's model spec and agree,
+    and scripts/predict.py's run prints P(dog) for image files of any size."""
+    from PIL import Image
+
+    data = tiny_dogcat(size=16)
+    train(tiny_config(tmp_path, impl="scratch", epochs=2, **CNN), data=data, log=lambda m: None)
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    (t_model, spec, norm), (s_model, _, _) = load_model(ckpt, "torch", "float64"), load_model(ckpt, "scratch", "float64")
+    assert spec.kind == "cnn" and spec.channels == (3, 5) and spec.dropout == 0.3
+    x = norm.apply_numpy(data.images[:10], np.float64)
+    compare("CNN from a checkpoint", "logits", s_model.forward(x), t_model(torch.from_numpy(x)), rtol=1e-10, atol=1e-12)
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"photo{i}.png"))
+        Image.fromarray(np.moveaxis(data.images[i], 0, -1)).resize((40 + i, 30)).save(paths[-1])
+    out, err = io.StringIO(), io.StringIO()
+    assert predict(str(ckpt), paths, impl="scratch", device="cpu", out=out, err=err) == 0, err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and all("P(dog)=" in line and line.split()[-1] in ("dog", "cat") for line in lines)

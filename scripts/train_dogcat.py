@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             program = f"python {sys.argv[0]}" if sys.argv[0].endswith(".py") else Path(sys.argv[0]).name
             print(f"interrupted {where}; resume with:\n  {program} --resume {checkpoint}", file=sys.stderr)
         else:
-            print(f"interrupted {where}: no checkpoint to resume from; run the same command again to start over",
-                  file=sys.stderr)
+            print(f"interrupted {where}: no checkpoint to resume from; to start over, run the same command with "
+                  "--overwrite (or another --logdir)", file=sys.stderr)
         return 143 if _was_terminated(exc) else 130
     except Exception:  # a bug, not bad input: the traceback, and a status no other outcome uses
         traceback.print_exc()

@@ -5,7 +5,8 @@ instead of after an epoch, and a second run never writes over a first.
   already holds a run (a ``checkpoint.pt`` or TensorBoard event files) is refused unless
   the run continues it (``--resume``) or replaces it (``--overwrite``, which deletes the
   earlier run's files first): two runs in one folder would share one checkpoint and mix
-  their steps in TensorBoard.
+  their steps in TensorBoard. Other run files without either (a ``config.json`` left by a
+  run stopped before its first step was logged) are simply replaced.
 * A resumed run whose checkpoint has already reached its ``--epochs`` or ``--max-steps``
   has nothing left to train: it says so and writes nothing.
 """
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Mapping
 
 from nnlab.dogcat.checkpoint import CHECKPOINT_NAME
+from nnlab.dogcat.run_folder import FILES
 
 #: Files a training run writes into its folder besides TensorBoard's ``events.out.tfevents.*``.
-RUN_FILES = (CHECKPOINT_NAME, "config.json", "metrics.csv", "learning_curve.png", "summary.json")
+RUN_FILES = (CHECKPOINT_NAME, *FILES)
 EVENTS_GLOB = "events.out.tfevents.*"
 
 
@@ -30,12 +32,14 @@ class RunFolderError(ValueError):
 
 
 def earlier_run_files(folder: Path) -> list[Path]:
-    """The files of a run already in ``folder``: its checkpoint, run files and event files (any depth)."""
+    """The files of a run already in ``folder`` (its checkpoint, run files and event files at any
+    depth), or ``[]`` when it holds neither a checkpoint nor an event file."""
     if not folder.is_dir():
         return []
-    found = [folder / name for name in RUN_FILES if (folder / name).is_file()]
-    found += sorted(p for p in folder.rglob(EVENTS_GLOB) if p.is_file())
-    return found
+    events = sorted(p for p in folder.rglob(EVENTS_GLOB) if p.is_file())
+    if not events and not (folder / CHECKPOINT_NAME).is_file():
+        return []
+    return [folder / name for name in RUN_FILES if (folder / name).is_file()] + events
 
 
 def check_run_folder(logdir: str | os.PathLike, resuming: bool = False, overwrite: bool = False) -> Path:

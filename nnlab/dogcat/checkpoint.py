@@ -27,6 +27,7 @@ process dies mid-write.
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import tempfile
@@ -36,6 +37,8 @@ from typing import Any, BinaryIO, Iterator, Mapping
 
 import numpy as np
 import torch
+
+from nnlab.dogcat.diskspace import NoSpaceError, reserve
 
 FORMAT = "nnlab.dogcat/1"
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -50,10 +53,25 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> Path
 
     NumPy arrays and scalars anywhere in ``payload`` are converted to tensors
     and Python numbers first, so the file loads with ``weights_only=True``.
+
+    The checkpoint is serialised in memory first, so its size is known and its bytes are
+    reserved on disk before any is written: a full disk (or any failed write) is a
+    CheckpointError naming the folder and the space needed and free, and the previous
+    checkpoint at ``path`` is left as it was.
     """
     safe = to_safe(dict(payload))
-    with atomic_file(path) as f:
-        torch.save(safe, f)
+    buffer = io.BytesIO()
+    torch.save(safe, buffer)
+    data = buffer.getbuffer()
+    try:
+        with atomic_file(path) as f:
+            reserve(f.fileno(), len(data), "the checkpoint", Path(path).parent)
+            f.write(data)
+    except NoSpaceError as error:
+        raise CheckpointError(f"{error}; the previous checkpoint at {path} is unchanged") from error
+    except OSError as error:
+        raise CheckpointError(f"cannot write the checkpoint {path}: {error.strerror or error}; the previous one "
+                              "is unchanged") from error
     return Path(path)
 
 

@@ -1,7 +1,10 @@
 """Checkpoints: atomic writes, weights_only loading, exact resume, and moving weights between twins."""
 
+import errno
 import os
 import pickle
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -94,6 +97,27 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["checkpoint.pt"]  # the temporary file is gone
     assert torch.equal(ckpt_io.load_checkpoint(path)["w"], torch.arange(3.0, dtype=torch.float64))
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_old_checkpoint_and_says_so(tmp_path, monkeypatch):
+    from nnlab.dogcat import diskspace
+
+    data = tiny_dogcat()
+    train(config(tmp_path, epochs=1), data=data, log=quiet)
+    path = tmp_path / "checkpoint.pt"
+    before = path.read_bytes()
+
+    def no_room(fd, offset, length):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", no_room, raising=False)
+    monkeypatch.setattr(diskspace, "free_bytes", lambda folder: 1000)
+    resume = replace(config(tmp_path, epochs=2), given=frozenset({"epochs"}))
+    with pytest.raises(ckpt_io.CheckpointError) as failure:
+        train(resume, data=data, log=quiet, resume=str(path))
+    assert re.fullmatch(rf"no space left for the checkpoint in {tmp_path} \(needs \d+\.\d kB, 1\.0 kB free\); the "
+                        rf"previous checkpoint at {path} is unchanged", str(failure.value))
+    assert path.read_bytes() == before and not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
 
 
 def test_save_writes_a_temp_file_beside_the_target_then_renames(tmp_path, monkeypatch):

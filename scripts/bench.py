@@ -25,6 +25,9 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
                 MLP 30,000-256-1 (ReLU), batch 128, float32 and float64, SGD and Adam, with one
                 thread and with every core (target <= 1.0); GFLOP/s of the first layer's two big
                 matrix products against a measured BLAS peak
+  cnn_step      one training step of the dog/cat CNN (16-32-64-128 on 3x100x100, float32, Adam,
+                batch 64), scratch time / torch time, one thread and every core (target <= 2.0);
+                conv GFLOP/s of both against the BLAS peak; scratch's time by layer kind
   decode        first-pass decode of JPEGs to 3x100x100 uint8 (the shared 200x200 sample and
                 500x375 photos made from it): draft-mode decode over the plain
                 Image.open(f).convert('RGB').resize((100, 100)), per core (target >= 2.5), and
@@ -38,8 +41,8 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
                 against none, end to end and as one event's cost over the interval's steps, and
                 the vanishing-gradient study's logging (target <= 5 %)
   parity_suite  wall time of python -m pytest -q over the test paths (target < 60 s)
-  memory        peak RSS of a process training the logistic model for one epoch from a
-                25,000-image memory-mapped cache (target < 1.2 GB)
+  memory        peak RSS of a process training the logistic model (target < 1.2 GB) and the CNN
+                (batch 64, target < 2 GB) for one epoch from a 25,000-image memory-mapped cache
 
 On a machine shared with other jobs the timings are noisy: compare medians, and run
 again when `uptime` shows a low load. Exit status: 0 done (targets met or not),

@@ -1,6 +1,6 @@
 """Benchmarks: the scratch twin against torch, the data pipeline, logging, tests and memory.
 
-Seven figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
+Eight figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
 objects (median, min and max of repeated runs, the target, whether it is met), run side by
 side in one process by :func:`~nnlab.bench.runner.run_benchmark` and written as JSON with
 the machine's description (``machine``); ``table`` prints the result::
@@ -9,6 +9,9 @@ the machine's description (``machine``); ``table`` prints the result::
                   30,000→1 and MLP 30,000-256-1 ReLU, batch 128, float32/float64,
                   SGD/Adam), and GFLOP/s of the two big matrix products against a
                   measured BLAS peak (a large square NumPy matmul)
+    cnn_step      scratch/torch time of one training step of the dog/cat CNN
+                  (16-32-64-128 on 3x100x100, float32, Adam, batch 64), its conv
+                  GFLOP/s against the BLAS peak, and scratch's time per layer kind
     decode        first-pass JPEG → 3x100x100 uint8 decode, images per CPU-second on
                   one core and images/s on all cores, against the plain
                   Image.open(f).convert('RGB').resize((100, 100)) measured alongside
@@ -22,8 +25,8 @@ the machine's description (``machine``); ``table`` prints the result::
                   interval against none, end to end and as one event's cost over the
                   interval's steps; the vanishing-gradient study's own figure
     parity_suite  wall time of ``python -m pytest -q`` over the test paths
-    memory        peak RSS of a subprocess training the logistic model for one
-                  epoch from a 25,000-image memory-mapped cache
+    memory        peak RSS of a subprocess training the logistic model, and the CNN
+                  (batch 64), for one epoch from a 25,000-image memory-mapped cache
 
 Timings on a machine shared with other jobs are noisy: every figure reports the
 median of repeats, and comparisons (scratch against torch, draft against baseline)

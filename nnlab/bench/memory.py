@@ -1,4 +1,6 @@
-"""Figure 7: peak RSS of a process training the logistic model for one epoch from a memory-mapped cache."""
+"""Figure 7: peak RSS of a process training the logistic model, and the CNN, for one epoch from a memory-mapped
+cache (the CNN at its default batch of 64: its activations and the scratch twin's im2col columns grow with the
+batch, not with the data set)."""
 
 from __future__ import annotations
 
@@ -74,7 +76,9 @@ def memory_child(request_json: str) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    config = TrainConfig(model="logistic", impl=request["impl"], device="cpu", epochs=1, batch_size=128,
+    model = request.get("model", "logistic")
+    config = TrainConfig(model=model, impl=request["impl"], device="cpu", epochs=1,
+                         batch_size=128 if model == "logistic" else None,  # None: the model's default
                          image_size=images.shape[-1], tensorboard=False, logdir=request["logdir"], progress=False)
     start = time.perf_counter()
     result = train(config, data=ArrayData(images, labels, "synthetic memory-mapped cache"), log=lambda msg: None)
@@ -93,20 +97,23 @@ def figure_memory(s: BenchSettings, progress: bool = False) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="nnlab-bench-memory-") as tmp:
         npy, meta = write_synthetic_cache(Path(tmp) / "cache", s.memory_images, s.image_size)
         gb = npy.stat().st_size / 1e9
-        for impl in progress_bar(s.memory_impls, progress, "peak RSS"):
-            request = json.dumps({"npy": str(npy), "json": str(meta), "impl": impl, "logdir": str(Path(tmp) / impl)})
+        cases = [(model, impl) for model in s.memory_models for impl in s.memory_impls]
+        for model, impl in progress_bar(cases, progress, "peak RSS"):
+            request = json.dumps({"npy": str(npy), "json": str(meta), "impl": impl, "model": model,
+                                  "logdir": str(Path(tmp) / f"{model}-{impl}")})
             code = "import sys; from nnlab.bench.memory import memory_child; memory_child(sys.argv[1])"
             done = subprocess.run([sys.executable, "-c", code, request], cwd=REPO_ROOT, capture_output=True,
                                   text=True, timeout=1200)
             if done.returncode != 0:
-                raise RuntimeError(f"memory child ({impl}) failed: {done.stderr.strip()[-2000:]}")
+                raise RuntimeError(f"memory child ({model}, {impl}) failed: {done.stderr.strip()[-2000:]}")
             report = json.loads(done.stdout.strip().splitlines()[-1])
             status = report["status_kb"]
             peak_kb = status.get("VmHWM", report["ru_maxrss_kb"])
             start_kb = report["status_before_training_kb"].get("VmRSS", 0)
             rows.append(make_row(
-                "memory", f"logistic ({impl}), one epoch from a {s.memory_images:,}-image cache ({gb:.2f} GB memory-mapped)",
-                "GB", [peak_kb * 1024 / 1e9], target="< 1.2",
+                "memory", f"{model} ({impl}), one epoch from a {s.memory_images:,}-image cache ({gb:.2f} GB "
+                          "memory-mapped)" + (", batch 64" if model == "cnn" else ""),
+                "GB", [peak_kb * 1024 / 1e9], target="< 2.0" if model == "cnn" else "< 1.2",
                 detail=(f"peak RSS (VmHWM); {start_kb * 1024 / 1e9:.2f} GB before training; peaks sampled every "
                         f"20 ms: {report['sampled_peak_kb']['RssAnon'] * 1024 / 1e9:.2f} GB private (anonymous), "
                         f"{report['sampled_peak_kb']['RssFile'] * 1024 / 1e9:.2f} GB file pages (the map and "

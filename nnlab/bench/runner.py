@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from nnlab.bench.cache_epoch import figure_cache_epoch
+from nnlab.bench.cnn_step import figure_cnn_step
 from nnlab.bench.decode import figure_decode
 from nnlab.bench.gpu_epoch import figure_gpu_epoch
 from nnlab.bench.machine import describe_machine
@@ -27,6 +28,7 @@ from nnlab.bench.train_step import figure_train_step
 
 FIGURE_FUNCTIONS: dict[str, Callable[[BenchSettings, bool], list[Row]]] = {
     "train_step": figure_train_step,
+    "cnn_step": figure_cnn_step,
     "decode": figure_decode,
     "cache_epoch": figure_cache_epoch,
     "gpu_epoch": figure_gpu_epoch,

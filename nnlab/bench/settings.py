@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("train_step", "decode", "cache_epoch", "gpu_epoch", "tensorboard", "parity_suite", "memory")
+FIGURES = ("train_step", "cnn_step", "decode", "cache_epoch", "gpu_epoch", "tensorboard", "parity_suite", "memory")
 MODES = ("full", "quick", "tiny")
 DEFAULT_OUT = Path("bench_results") / "bench.json"
 
@@ -26,6 +26,10 @@ class BenchSettings:
     min_case_seconds: float = 1.0  # a train-step case times at least this long (more pairs for short steps)
     block_seconds: float = 0.05  # steps shorter than this are timed in blocks (median of the block)
     peak_n: int = 3072
+    # cnn_step: the dog/cat CNN's default blocks on the trainer's images and batch
+    cnn_channels: tuple = (16, 32, 64, 128)
+    cnn_image_size: int = 100
+    cnn_batch: int = 64
     # decode and cache_epoch
     decode_small: int = 2000  # enough work (about 2 s on one core) that pool start-up is noise
     decode_large: int = 800
@@ -51,6 +55,7 @@ class BenchSettings:
     # memory
     memory_images: int = 25_000
     memory_impls: tuple = ("torch", "scratch")
+    memory_models: tuple = ("logistic", "cnn")
 
     @classmethod
     def for_mode(cls, mode: str) -> "BenchSettings":
@@ -68,11 +73,13 @@ class BenchSettings:
         # tiny: every code path in seconds, for the test suite; the numbers mean nothing
         return replace(
             full, mode="tiny", repeats=1, warmup=0, min_case_seconds=0.0, in_features=300, hidden=16, batch=8, step_threads=(1,),
-            peak_n=64, decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
+            peak_n=64, cnn_channels=(4, 8), cnn_image_size=16, cnn_batch=8,
+            decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
             epoch_repeats=1, image_size=16, gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
             tb_steps_per_epoch=6,
             tb_hist_every=5, tb_repeats=1, tb_image_size=8, vanishing=False, run_suite=False,
             memory_images=64, memory_impls=("scratch",),  # a torch optimizer would import torch._dynamo: +2.5 s
+            memory_models=("cnn",),  # one child process: the logistic model runs the same code
         )
 
 

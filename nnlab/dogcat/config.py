@@ -28,9 +28,13 @@ DTYPES = ("float32", "float64")
 
 #: Settings whose default depends on the model: left None (not given), they take this table's value.
 MODEL_DEFAULTS = {
-    "logistic": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False),
-    "mlp": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False),
-    "cnn": dict(lr=1e-3, batch_size=64, epochs=30, scheduler="cosine", dropout=0.3, augment=True),
+    "logistic": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False,
+                     eval_batch_size=1024),
+    "mlp": dict(lr=1e-4, batch_size=128, epochs=15, scheduler="none", dropout=0.0, augment=False,
+                eval_batch_size=1024),
+    # the CNN's activations and im2col columns grow with the batch: evaluate in training-sized batches
+    "cnn": dict(lr=1e-3, batch_size=64, epochs=30, scheduler="cosine", dropout=0.3, augment=True,
+                eval_batch_size=64),
 }
 
 
@@ -198,8 +202,9 @@ class TrainConfig:
                                        "runs/<timestamp>-<config>)")
     tensorboard: bool = _setting(True, group=LOGGING, flag="--no-tensorboard", action="store_false",
                                  help="write no TensorBoard events (checkpoints still)")
-    hist_every: int = _setting(200, group=LOGGING, metavar="STEPS",
-                               help="weight and gradient histograms every STEPS optimizer steps (0: never)")
+    hist_every: int | None = _setting(None, group=LOGGING, type=int, metavar="STEPS",
+                                      help="weight and gradient histograms every STEPS optimizer steps (0: never; "
+                                           "default: twice an epoch, in its middle and at its end)")
     log_every: int = _setting(50, group=LOGGING, metavar="STEPS",
                               help="read the running loss (and check it is finite) every STEPS steps on GPU; "
                                    "on CPU it is checked every step")
@@ -212,7 +217,7 @@ class TrainConfig:
                                help="start afresh in a --logdir that holds an earlier run, deleting its "
                                     "checkpoint and event files (without it such a folder is refused)")
     # settings of the library only
-    eval_batch_size: int = 1024
+    eval_batch_size: int | None = None  # None: the model's, from MODEL_DEFAULTS
     val_examples: int = 8
     #: names of the settings the command line gave (:func:`parse_command_line`); not saved
     given: frozenset = field(default=frozenset(), compare=False, repr=False)

@@ -2,10 +2,11 @@
 
 A :class:`Histogram` is what TensorBoard stores: min, max, count, Σv, Σv² and the
 counts of equal-width buckets over [min, max] (``bucket_limits`` are right edges).
-:func:`histogram` computes one from a NumPy array or a torch tensor; a tensor's
+:func:`histogram` computes one from a NumPy array or a torch tensor; a GPU tensor's
 histogram is computed on its device (min, max, bucket counts by ``scatter_add``) and
 fetched in one small transfer, so logging a 7.7M-weight layer from a GPU costs one
-sync and a few kilobytes, not a copy of the layer.
+sync and a few kilobytes, not a copy of the layer; a CPU tensor is counted in place
+with NumPy.
 
 :class:`EventWriter` writes each logged step as one event holding every tag, scalars,
 histograms and images together: one protobuf instead of one per tag, which keeps the cost
@@ -29,6 +30,9 @@ import numpy as np
 import torch
 
 HIST_BINS = 64
+#: Values of a larger array are binned from an even stride of about this many (its range, count, sum
+#: and sum of squares stay exact): a 7.7M-weight layer's histogram then costs ~30 ms, not ~100.
+MAX_BINNED = 1 << 20
 
 
 @dataclass
@@ -48,37 +52,60 @@ def histogram(values: Any, bins: int = HIST_BINS) -> Histogram | None:
     """The :class:`Histogram` of ``values`` (array or tensor) over ``bins`` equal widths of [min, max].
 
     ``None`` when the values are empty or not all finite. Constant values give a single
-    bucket at their value.
+    bucket at their value. A tensor on a GPU is counted there (one small transfer back);
+    a CPU tensor is read as the NumPy array it shares memory with, in its own precision
+    (float32 stays float32: no copy), and counted with ``bincount``, several times faster
+    than torch's scatter on the CPU. Over :data:`MAX_BINNED` values, the bucket counts are
+    those of every k-th value scaled by k (they still sum to the count).
     """
     if isinstance(values, torch.Tensor):
-        v = values.detach().flatten()
-        if v.numel() == 0:
-            return None
-        v = v.to(torch.float64 if v.dtype == torch.float64 else torch.float32)
-        lo, hi = v.min(), v.max()
-        width = (hi - lo).clamp_min(torch.finfo(v.dtype).tiny)
-        idx = ((v - lo) / width * bins).long().clamp_(0, bins - 1)
-        counts = torch.zeros(bins, dtype=torch.int64, device=v.device).scatter_add_(0, idx, torch.ones_like(idx))
-        stats = torch.stack([lo, hi, v.sum(), (v * v).sum()]).double()
-        host = torch.cat([stats, counts.double()]).cpu().numpy()  # the one device→host transfer
-        lo_, hi_, total, total_sq = (float(a) for a in host[:4])
-        counts_np, n = host[4:], v.numel()
-    else:
-        v = np.asarray(values, dtype=np.float64).ravel()
-        if v.size == 0:
-            return None
-        lo_, hi_ = float(v.min()), float(v.max())
-        if math.isfinite(lo_) and math.isfinite(hi_):
-            counts_np, _ = np.histogram(v, bins=bins, range=(lo_, max(hi_, lo_ + 1e-300)))
-        else:
-            counts_np = np.zeros(bins)
-        total, total_sq, n = float(v.sum()), float(v @ v), v.size
+        v = values.detach()
+        if v.device.type != "cpu":
+            return _device_histogram(v.flatten(), bins)
+        values = (v if v.dtype in (torch.float32, torch.float64) else v.to(torch.float32)).numpy()
+    v = np.asarray(values)
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(np.float64)
+    v = v.ravel()
+    if v.size == 0:
+        return None
+    lo_, hi_ = float(v.min()), float(v.max())
+    if not (math.isfinite(lo_) and math.isfinite(hi_)):
+        return None
+    total, total_sq, n = float(v.sum(dtype=np.float64)), float(np.dot(v, v)), v.size
+    if not math.isfinite(total_sq):
+        return None
+    if hi_ == lo_:
+        return Histogram(lo_, hi_, n, total, total_sq, np.array([hi_]), np.array([float(n)]))
+    sample = v[:: -(-n // MAX_BINNED)]  # a view: every k-th value of a large tensor
+    t = np.subtract(sample, v.dtype.type(lo_))
+    t *= v.dtype.type(bins / (hi_ - lo_))
+    counts = np.bincount(t.astype(np.intp), minlength=bins + 1).astype(np.float64)
+    counts[bins - 1] += counts[bins:].sum()  # the maximum (and a value rounded onto it) is in the last bucket
+    edges = np.linspace(lo_, hi_, bins + 1)[1:]
+    return Histogram(lo_, hi_, n, total, total_sq, edges, counts[:bins] * (n / sample.size))
+
+
+def _device_histogram(v: torch.Tensor, bins: int) -> Histogram | None:
+    """:func:`histogram` of a flat tensor on a GPU: min, max, Σv, Σv² and the bucket counts computed
+    there (``scatter_add``) and fetched in one transfer."""
+    if v.numel() == 0:
+        return None
+    v = v.to(torch.float64 if v.dtype == torch.float64 else torch.float32)
+    lo, hi = v.min(), v.max()
+    width = (hi - lo).clamp_min(torch.finfo(v.dtype).tiny)
+    idx = ((v - lo) / width * bins).long().clamp_(0, bins - 1)
+    counts = torch.zeros(bins, dtype=torch.int64, device=v.device).scatter_add_(0, idx, torch.ones_like(idx))
+    stats = torch.stack([lo, hi, v.sum(), (v * v).sum()]).double()
+    host = torch.cat([stats, counts.double()]).cpu().numpy()  # the one device→host transfer
+    lo_, hi_, total, total_sq = (float(a) for a in host[:4])
+    n = v.numel()
     if not (math.isfinite(lo_) and math.isfinite(hi_) and math.isfinite(total_sq)):
         return None
     if hi_ == lo_:
         return Histogram(lo_, hi_, n, total, total_sq, np.array([hi_]), np.array([float(n)]))
     edges = np.linspace(lo_, hi_, bins + 1)[1:]
-    return Histogram(lo_, hi_, n, total, total_sq, edges, np.asarray(counts_np, dtype=np.float64))
+    return Histogram(lo_, hi_, n, total, total_sq, edges, host[4:].astype(np.float64))
 
 
 def png_bytes(image: Any, compress_level: int = 1) -> bytes:
@@ -177,4 +204,4 @@ class EventWriter:
         self.close()
 
 
-__all__ = ["HIST_BINS", "Histogram", "histogram", "png_bytes", "EventWriter"]
+__all__ = ["HIST_BINS", "MAX_BINNED", "Histogram", "histogram", "png_bytes", "EventWriter"]

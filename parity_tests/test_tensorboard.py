@@ -34,3 +34,16 @@ def test_one_event_per_step_holds_scalars_and_histograms(tmp_path):
     assert h.min == pytest.approx(4.0) and h.max == pytest.approx(6.0) and len(h.bucket_limit) == 8
     with pytest.raises(ValueError, match="a logdir or a file_writer"):
         EventWriter()
+
+
+def test_a_large_tensor_is_binned_from_a_stride_with_exact_range_count_and_sums():
+    from nnlab.tensorboard import MAX_BINNED
+
+    values = torch.from_numpy(np.random.default_rng(2).standard_normal(3 * MAX_BINNED + 5).astype(np.float32))
+    h = histogram(values, bins=16)
+    v = values.double().numpy()
+    assert (h.min, h.max, h.num) == (v.min(), v.max(), v.size)
+    assert h.sum == pytest.approx(v.sum(), abs=1e-6 * np.abs(v).sum()) and h.sum_squares == pytest.approx((v * v).sum(), rel=1e-4)
+    assert h.bucket_counts.sum() == pytest.approx(v.size)
+    exact, _ = np.histogram(v, bins=16, range=(v.min(), v.max()))
+    np.testing.assert_allclose(h.bucket_counts, exact, rtol=0.02, atol=200)  # a quarter of the values, scaled by 4

@@ -61,8 +61,9 @@ def _spread_pct(samples: Sequence[float]) -> str:
 
 def figure_tensorboard(s: BenchSettings, progress: bool = False) -> list[Row]:
     from nnlab.dogcat.config import TrainConfig
+    from nnlab.dogcat.tensorboard_log import default_hist_every
 
-    hist_every = s.tb_hist_every or TrainConfig().hist_every
+    hist_every = s.tb_hist_every or default_hist_every(s.tb_steps_per_epoch)
     size, batch = s.tb_image_size, 128
     epochs = -(-s.tb_steps // s.tb_steps_per_epoch)
     n = int(math.ceil(s.tb_steps_per_epoch * batch / (1 - TrainConfig().val_fraction)))

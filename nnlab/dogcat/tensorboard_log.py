@@ -3,23 +3,25 @@
 What is written (tags as TensorBoard shows them):
 
 - scalars ``loss/train``, ``loss/val``, ``accuracy/train``, ``accuracy/val``,
-  ``loss/train_recent`` (mean over the last logging interval), and ``lr`` at every
+  ``loss/train_recent`` (mean over the last logging interval, left out where that
+  interval is the whole epoch: it would repeat ``loss/train``), and ``lr`` at every
   step (the rate that step took);
 - histograms ``weights/<name>`` and ``grads/<name>`` per parameter, every
-  ``hist_every`` optimizer steps;
+  ``hist_every`` optimizer steps (default: twice an epoch);
 - image ``weights/logistic`` — the logistic model's weight vector w ∈ ℝ^30,000
   reshaped to 3x100x100 and mapped to 0.5 + w/(2 max|w|): grey is 0, bright
-  pixels push towards "dog", dark ones towards "cat";
+  pixels push towards "dog", dark ones towards "cat"; a text of the same tag says so;
 - image ``weights/conv1_filters`` — the CNN's first-layer filters (C_out of
   3x3x3), each as a small RGB tile mapped to 0.5 + w/(2 max|w|) with its own
   max, enlarged and laid out in a grid: the colours and edges the network
   looks for first;
 - image ``val/examples`` — a few validation images captioned with P(dog);
-- PR curve ``val/pr_curve``; hparams with the final metrics.
+- PR curve ``val/pr_curve``; hparams with the final metrics (only the settings that apply
+  to the run's model and optimizer; booleans stored as booleans).
 
 Values may be torch tensors (CPU or CUDA) or NumPy arrays. Histograms are
-those of :mod:`nnlab.tensorboard` (computed on the tensor's device, fetched in
-one small transfer), written as one event per logging step into this run's file.
+those of :mod:`nnlab.tensorboard` (on a GPU computed there and fetched in one
+small transfer), written as one event per logging step into this run's file.
 """
 
 from __future__ import annotations
@@ -86,6 +88,26 @@ def captioned_grid(images: np.ndarray, probs: Sequence[float], labels: Sequence[
     return np.asarray(canvas)
 
 
+#: How to read the image ``weights/logistic`` (written once beside it, in the TEXT tab).
+WEIGHT_IMAGE_LEGEND = (
+    "**weights/logistic**: each pixel and colour channel is the weight of that input, shown as "
+    "0.5 + w / (2 max|w|). Grey is w = 0: that input does not matter. A colour (say red) is what pushes "
+    "towards \"dog\": more red there raises P(dog); its complement (cyan: red below grey) is what pushes "
+    "towards \"cat\"."
+)
+
+#: Histograms per epoch when ``--hist-every`` is not given: even a short run gets a point per half
+#: epoch. An event (weights and gradients of every layer) costs about half a training step of the
+#: MLP (the 7.7M first-layer weights dominate) and a fraction of one for the logistic model.
+HISTOGRAMS_PER_EPOCH = 2
+
+
+def default_hist_every(steps_per_epoch: int) -> int:
+    """The histogram interval for ``steps_per_epoch``: :data:`HISTOGRAMS_PER_EPOCH` an epoch, the last
+    at its end (steps_per_epoch / 2, rounded up)."""
+    return max(1, -(-int(steps_per_epoch) // HISTOGRAMS_PER_EPOCH))
+
+
 class TensorBoardLogger:
     """Thin wrapper over ``SummaryWriter`` that accepts tensors and arrays alike.
 
@@ -97,6 +119,7 @@ class TensorBoardLogger:
     def __init__(self, logdir: str | None, hist_every: int = 200) -> None:
         self.hist_every = int(hist_every)
         self.writer = None
+        self._legend_written = False
         if logdir is not None:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -128,8 +151,12 @@ class TensorBoardLogger:
             self.events.write(step, histograms=hists)
 
     def logistic_weights(self, weight: Any, image_shape: Sequence[int], step: int) -> None:
+        """The image ``weights/logistic``, and once the line that says how to read it (TEXT tab)."""
         if self.writer is not None:
             self.writer.add_image("weights/logistic", weight_image(weight, image_shape), step, dataformats="CHW")
+            if not self._legend_written:
+                self.events.text("weights/logistic", WEIGHT_IMAGE_LEGEND, step)
+                self._legend_written = True
 
     def conv_filters(self, weight: Any, step: int) -> None:
         if self.writer is not None:
@@ -155,6 +182,7 @@ class TensorBoardLogger:
         clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
         metric_tags = {f"hparam/{k}": _as_float(v) for k, v in metrics.items() if not np.isnan(_as_float(v))}
         exp, ssi, sei = hparams_summary(clean, metric_tags)
+        _booleans_as_booleans((exp, ssi), {k: v for k, v in clean.items() if isinstance(v, bool)})
         fw = self.writer._get_file_writer()
         for summary in (exp, ssi, sei):
             fw.add_summary(summary)
@@ -175,6 +203,26 @@ class TensorBoardLogger:
             self.writer = None
 
 
+def _booleans_as_booleans(summaries: Sequence[Any], booleans: Mapping[str, bool]) -> None:
+    """torch's ``hparams`` stores a bool as the number 1.0 or 0.0 (bool is an int); store it as a
+    boolean, so the HPARAMS tab shows true/false and filters by them."""
+    if not booleans:
+        return
+    from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
+
+    for summary in summaries:
+        value = summary.value[0]
+        data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+        if data.HasField("experiment"):
+            for info in data.experiment.hparam_infos:
+                if info.name in booleans:
+                    info.type = api_pb2.DATA_TYPE_BOOL
+        if data.HasField("session_start_info"):
+            for name, flag in booleans.items():
+                data.session_start_info.hparams[name].bool_value = flag
+        value.metadata.plugin_data.content = data.SerializeToString()
+
+
 def _as_float(value: Any) -> float:
     if isinstance(value, torch.Tensor):
         return float(value.detach().cpu())
@@ -187,4 +235,5 @@ def _as_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-__all__ = ["TensorBoardLogger", "weight_image", "filter_grid", "captioned_grid"]
+__all__ = ["TensorBoardLogger", "HISTOGRAMS_PER_EPOCH", "default_hist_every", "weight_image", "filter_grid",
+           "captioned_grid"]

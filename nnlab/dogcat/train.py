@@ -43,7 +43,7 @@ from nnlab.dogcat.metrics import binary_metrics, epoch_line, format_confusion
 from nnlab.dogcat.models import initial_state_dict, max_parameter_difference, to_numpy_state
 from nnlab.dogcat.preflight import check_run_folder, check_same_data, nothing_left
 from nnlab.dogcat.run_folder import RunFolder, summary_of
-from nnlab.dogcat.tensorboard_log import TensorBoardLogger
+from nnlab.dogcat.tensorboard_log import TensorBoardLogger, default_hist_every
 from nnlab.dogcat.twins import ScratchTwin, TorchTwin
 from nnlab.runtime import resolve_device, show_progress
 from scratch.activations import sigmoid
@@ -197,7 +197,8 @@ class _Run:
         self.config = config
         self.ckpt_path = Path(config.logdir) / ckpt_io.CHECKPOINT_NAME
         self.logger = TensorBoardLogger(config.logdir if (ctx.is_main and config.tensorboard) else None,
-                                        config.hist_every)
+                                        default_hist_every(self.steps_per_epoch) if config.hist_every is None
+                                        else config.hist_every)
         self.checked_step = self.global_step
         self.last_logged = (0.0, 0.0)  # the primary twin's (Σ loss, n) when loss/train_recent was last written
         self.finished = True
@@ -313,7 +314,8 @@ class _Run:
         loss_sum, _, n = sums[self.primary.name]
         prev_loss, prev_n = self.last_logged
         if n > prev_n and (self.global_step % max(1, self.config.log_every) == 0 or last_step):
-            self.logger.scalars({"loss/train_recent": (loss_sum - prev_loss) / (n - prev_n)}, self.global_step)
+            if not (last_step and prev_n == 0):  # an interval of the whole epoch would repeat loss/train
+                self.logger.scalars({"loss/train_recent": (loss_sum - prev_loss) / (n - prev_n)}, self.global_step)
             bar.set_postfix(loss=f"{loss_sum / n:.4f}")
             self.last_logged = (loss_sum, n)
 

@@ -11,7 +11,9 @@ In order, each step printing what it proves:
      (table, PNG and TensorBoard histograms);
   6. the dog/cat classifier: 3x100x100 photos → sigmoid → P(dog), trained with
      binary cross-entropy on --data, $DOGCAT_DATA, the shared sample, or a small
-     synthetic set generated in code (announced as such).
+     synthetic set generated in code (announced as such);
+  7. a small convolutional network on the same photos for a few epochs, beside
+     the logistic model's validation accuracy.
 
 Everything TensorBoard can show lands under --logdir: open it with
 ``tensorboard --logdir runs/demo``.
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CNN_EPOCHS = 5  # about 75 s on 2 cores: the whole tour stays under 3 minutes
 
 
 def banner(title: str) -> None:
@@ -89,6 +92,28 @@ def run_script(name: str, *args: str) -> None:
         raise SystemExit(f"demo: scripts/{name} exited with status {rc}")
 
 
+def last_epoch(folder: Path) -> dict:
+    """The last epoch's record (validation accuracy, seconds, …) of the run whose checkpoint is in ``folder``."""
+    from nnlab.dogcat.checkpoint import load_checkpoint
+
+    history = load_checkpoint(folder)["history"]
+    return dict(history[-1], epochs=len(history), seconds=sum(r["seconds"] for r in history))
+
+
+def compare_dogcat(logistic: dict, cnn: dict) -> None:
+    """One line per model, and who won."""
+    for name, r in (("logistic regression", logistic), ("CNN", cnn)):
+        print(f"  {name:20s} validation accuracy {r['val_accuracy']:.3f} after {r['epochs']} epochs "
+              f"({r['seconds']:.0f} s of training)")
+    gap = 100 * (cnn["val_accuracy"] - logistic["val_accuracy"])
+    verdict = (f"beats the logistic model by {gap:.1f} points" if gap > 0 else
+               f"does not beat the logistic model in this short run ({gap:+.1f} points)")
+    print(f"  The CNN {verdict} after {cnn['epochs']} epochs. "
+          "The logistic model weighs each pixel\n  at a fixed place, so a dog moved by a few pixels looks new to it; "
+          "the CNN's filters slide over the image and\n  its global pooling forgets where a feature was. With the "
+          "default 30 epochs it reaches about 0.8 (README).")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=None,
@@ -98,11 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="TensorBoard folder for every step (default: runs/demo/<date-time>, a fresh one per tour, "
                         "so a second tour never writes into the first one's runs)")
     p.add_argument("--epochs", type=int, default=15, help="dog/cat training epochs (default: %(default)s)")
+    p.add_argument("--cnn-epochs", type=int, default=CNN_EPOCHS,
+                   help="epochs of the CNN on the same photos (default: %(default)s)")
     p.add_argument("--quick", action="store_true",
-                   help="a shorter tour: 3 dog/cat epochs and a 20-step vanishing-gradient study")
+                   help="a shorter tour: 3 dog/cat epochs (2 of the CNN) and a 20-step vanishing-gradient study")
     args = p.parse_args(argv)
-    if args.epochs < 1:
-        p.error(f"--epochs must be at least 1, got {args.epochs}")
+    if args.epochs < 1 or args.cnn_epochs < 1:
+        p.error(f"--epochs and --cnn-epochs must be at least 1, got {args.epochs} and {args.cnn_epochs}")
     logdir = Path(args.logdir) if args.logdir else Path("runs", "demo", time.strftime("%Y%m%d-%H%M%S"))
     start = time.perf_counter()
 
@@ -118,10 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     vg = ["--logdir", str(logdir / "vanishing")] + (["--steps", "20"] if args.quick else [])
     run_script("vanishing_gradients.py", *vg)
     banner("6. Dog/cat classifier: 3x100x100 photo → sigmoid → P(dog)")
-    dc = ["--logdir", str(logdir / "dogcat"), "--epochs", str(3 if args.quick else args.epochs)]
-    if args.data:
-        dc += ["--data", args.data]
-    run_script("train_dogcat.py", *dc)
+    data = ["--data", args.data] if args.data else []
+    run_script("train_dogcat.py", "--logdir", str(logdir / "dogcat"), "--epochs", str(3 if args.quick else args.epochs),
+               *data)
+    banner("7. A convolutional network on the same photos")
+    print("  Four blocks of 3x3 convolutions (16, 32, 64, 128 filters), BatchNorm, ReLU and 2x2 max-pooling, then the\n"
+          "  average of each filter's answer over the image, dropout and one logit; trained on flipped and shifted\n"
+          "  copies of the photos, with a cosine learning-rate schedule squeezed into this short run. Watch the\n"
+          "  validation accuracy climb past the logistic model's; TensorBoard shows its first-layer filters.")
+    cnn_epochs = 2 if args.quick else args.cnn_epochs
+    run_script("train_dogcat.py", "--model", "cnn", "--epochs", str(cnn_epochs), "--logdir", str(logdir / "dogcat_cnn"),
+               *data)
+    compare_dogcat(last_epoch(ROOT / logdir / "dogcat"), last_epoch(ROOT / logdir / "dogcat_cnn"))  # cwd of the runs
 
     print(f"\nDemo finished in {time.perf_counter() - start:.0f} s. See it all with:\n"
           f"  tensorboard --logdir {logdir}")

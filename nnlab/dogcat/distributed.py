@@ -87,8 +87,8 @@ def prepare_batchnorm(module: torch.nn.Module, ctx: DistContext) -> torch.nn.Mod
     if ctx.backend == "nccl":
         return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     raise ValueError(
-        "--batchnorm with several CPU processes would normalize each shard with its own "
-        "statistics (SyncBatchNorm needs CUDA); train BatchNorm models in one process"
+        "BatchNorm (--batchnorm, and every block of --model cnn) with several CPU processes would normalize "
+        "each shard with its own statistics (SyncBatchNorm needs CUDA); train BatchNorm models in one process"
     )
 
 

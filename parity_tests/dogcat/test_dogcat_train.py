@@ -167,3 +167,19 @@ def test_cnn_checkpoint_loads_into_both_twins_and_predict(tmp_path):
     assert predict(str(ckpt), paths, impl="scratch", device="cpu", out=out, err=err) == 0, err.getvalue()
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and all("P(dog)=" in line and line.split()[-1] in ("dog", "cat") for line in lines)
+
+
+def test_cnn_under_ddp_syncs_batchnorm_on_cuda_and_is_refused_on_cpu_processes():
+    """The CNN's BatchNorm2d layers become SyncBatchNorm under nccl (the module swap, done here on the CPU);
+    with gloo, where there is no SyncBatchNorm, a multi-process CNN is refused with the reason."""
+    from nnlab.dogcat.distributed import DistContext, prepare_batchnorm
+    from nnlab.dogcat.models import ModelSpec, build_torch_model
+
+    spec = ModelSpec("cnn", (3, 16, 16), channels=(3, 4))
+    synced = prepare_batchnorm(build_torch_model(spec), DistContext(rank=0, world_size=2, backend="nccl"))
+    kinds = {type(m).__name__ for m in synced.modules()}
+    assert "SyncBatchNorm" in kinds and "BatchNorm2d" not in kinds
+    assert list(synced.state_dict()) == list(build_torch_model(spec).state_dict())  # checkpoints unchanged
+    with pytest.raises(ValueError, match="every block of --model cnn.*SyncBatchNorm needs CUDA"):
+        prepare_batchnorm(build_torch_model(ModelSpec("cnn", (3, 16, 16), channels=(3,))),
+                          DistContext(rank=0, world_size=2, backend="gloo"))

@@ -48,7 +48,8 @@ def is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _images_under(folder: str) -> list[str]:
+def images_under(folder: str) -> list[str]:
+    """Every visible image file below ``folder`` (hidden folders skipped, symlinked folders not followed)."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -99,8 +100,11 @@ def _class_names(labels: set[int]) -> str:
     return " and ".join(name for name, label in (("cats", CAT), ("dogs", DOG)) if label in labels) or "no images"
 
 
-def scan_layout(root) -> tuple[str, list[tuple[str, int]]]:
-    """``detect_layout`` with plain string paths (what the cache hashes; no pathlib cost per file)."""
+def scan_layout(root, both_classes: bool = True) -> tuple[str, list[tuple[str, int]]]:
+    """``detect_layout`` with plain string paths (what the cache hashes; no pathlib cost per file).
+
+    ``both_classes=False`` accepts a folder of one class (evaluating a model on cats only).
+    """
     root = Path(root).expanduser()
     if not root.exists():
         raise DataLayoutError(f"data folder {root} does not exist.\n{ACCEPTED_LAYOUTS}")
@@ -113,7 +117,7 @@ def scan_layout(root) -> tuple[str, list[tuple[str, int]]]:
     class_folders = _class_folders(folder)
     if class_folders:
         layout = "PetImages" if os.path.basename(folder) == "PetImages" else "class folders"
-        items = [(p, label) for label, dirs in class_folders.items() for d in dirs for p in _images_under(d)]
+        items = [(p, label) for label, dirs in class_folders.items() for d in dirs for p in images_under(d)]
         where = ", ".join(f"{os.path.basename(d)}/" for dirs in class_folders.values() for d in dirs)
     else:
         layout = "Kaggle"
@@ -128,7 +132,7 @@ def scan_layout(root) -> tuple[str, list[tuple[str, int]]]:
         raise DataLayoutError(
             f"no labelled images found in {root}: {_describe(Path(folder))}.\n{ACCEPTED_LAYOUTS}"
         )
-    if len(labels) < 2:
+    if len(labels) < 2 and both_classes:
         raise DataLayoutError(
             f"only one class found in {root} ({len(items)} images of {_class_names(labels)} in {where}); "
             f"a classifier needs both cats and dogs.\n{ACCEPTED_LAYOUTS}"

@@ -1,6 +1,8 @@
 """Prediction from a checkpoint: good files print P(dog) and a label, bad files get their own error."""
 
 import io
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from nnlab.dogcat.config import TrainConfig
 from nnlab.dogcat.data import ArrayData
 from nnlab.dogcat.predict import Predictor, run
 from nnlab.dogcat.train import train
+from parity_tests.dogcat.test_dogcat_faults import in_thread
 from parity_tests.scripts import load_script
 
 
@@ -135,3 +138,141 @@ def test_train_script_runs_and_resumes(tmp_path, capsys):
     assert "resumed from" in out and "epoch 2/2" in out and "epoch 1/2" not in out
     assert script.main(common + ["--lr", "-1"]) == 2
     assert "lr" in capsys.readouterr().err
+
+
+# -- folders: every layout, scores against values computed here, streaming --------------------------
+
+def _photo(rng, red: float, blue: float) -> np.ndarray:
+    img = rng.integers(0, 60, (20, 20, 3)).astype(np.float64)
+    img[..., 0] += red
+    img[..., 2] += blue
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    """16 cats and 16 dogs; most look their class (blue cats, red dogs), some look the other or neither."""
+    rng = np.random.default_rng(5)
+    looks = {0: [(20, 200)] * 11 + [(200, 20)] * 2 + [(120, 120)] * 3,
+             1: [(200, 20)] * 10 + [(20, 200)] * 3 + [(120, 120)] * 3}
+    return [(label, i, _photo(rng, *look)) for label in (0, 1) for i, look in enumerate(looks[label])]
+
+
+def write_layout(root: Path, layout: str, photos) -> Path:
+    for label, i, pixels in photos:
+        name = ("cat", "dog")[label]
+        where = {"class folders": root / name / f"{i}.png", "Kaggle": root / f"{name}.{i}.png",
+                 "PetImages": root / "PetImages" / name.capitalize() / f"{i}.png"}[layout]
+        where.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(where)
+    return root
+
+
+def scores_by_hand(truth, probs):
+    """The scores from their definitions: counts for the threshold ones, all dog-cat pairs for ROC-AUC."""
+    truth, probs = np.asarray(truth), np.asarray(probs)
+    pred = probs >= 0.5
+    tp, fp = np.sum(pred & (truth == 1)), np.sum(pred & (truth == 0))
+    fn, tn = np.sum(~pred & (truth == 1)), np.sum(~pred & (truth == 0))
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    pairs = [(d > c) + 0.5 * (d == c) for d in probs[truth == 1] for c in probs[truth == 0]]
+    return {"accuracy": (tp + tn) / len(truth), "precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall), "roc_auc": float(np.mean(pairs)),
+            "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]]}
+
+
+@pytest.mark.parametrize("layout", ["class folders", "Kaggle", "PetImages"])
+def test_a_labelled_folder_in_any_layout_gives_the_scores_computed_by_hand(checkpoint, labelled, tmp_path, layout):
+    folder = write_layout(tmp_path / "photos", layout, labelled)
+    out, err = io.StringIO(), io.StringIO()
+    assert run(str(checkpoint), [str(folder)], device="cpu", out=out, err=err, json_path=tmp_path / "e.json") == 0
+    assert f"{layout} layout, 16 cats and 16 dogs" in err.getvalue()
+    lines = [line.split("\t") for line in out.getvalue().splitlines() if "\tP(dog)=" in line]
+    assert len(lines) == 32
+    probs = [float(line[1].removeprefix("P(dog)=")) for line in lines]
+    truth = [{"(true: cat)": 0, "(true: dog)": 1}[line[3]] for line in lines]
+    report = json.loads((tmp_path / "e.json").read_text())
+    exact = [p["prob_dog"] for p in report["predictions"]]
+    assert [round(p, 4) for p in exact] == probs and [p["true_label"] for p in report["predictions"]] == \
+        [("cat", "dog")[t] for t in truth]
+    expected = scores_by_hand(truth, exact)
+    scores = report["scores"]
+    for name in ("accuracy", "precision", "recall", "f1", "roc_auc"):
+        assert scores[name] == pytest.approx(expected[name], abs=1e-12), name
+        assert f"{ {'f1': 'F1', 'roc_auc': 'ROC-AUC'}.get(name, name):<10} {expected[name]:.4f}" in out.getvalue()
+    assert scores["confusion_matrix"] == expected["confusion_matrix"] and (scores["cats"], scores["dogs"]) == (16, 16)
+    assert 0.5 < expected["accuracy"] < 1 and 0.5 < expected["roc_auc"] < 1  # a test with errors to count
+
+
+def test_folders_stream_in_batches_and_workers_give_the_same_predictions(checkpoint, labelled, tmp_path, monkeypatch):
+    folder = write_layout(tmp_path / "photos", "class folders", labelled)
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    predictor.batch_size = 4
+    targets = [(str(p), None) for p in sorted(folder.rglob("*.png"))]
+    in_process = list(predictor.predict_stream(targets, workers=1))
+    forked = list(predictor.predict_stream(targets, workers=2))
+    assert [(p.path, p.prob_dog) for p in forked] == [(p.path, p.prob_dog) for p in in_process]
+
+    from nnlab.dogcat import decode as dogcat_decode
+    decoded = []
+    real = dogcat_decode.decode_image
+    monkeypatch.setattr(dogcat_decode, "decode_image", lambda path, size: decoded.append(path) or real(path, size))
+    stream = predictor.predict_stream(targets, workers=1)
+    next(stream)
+    assert len(decoded) == 4  # the first answer comes after one batch, not after decoding all 32
+
+
+def test_unlabelled_folders_predict_without_scores_and_one_class_is_enough(checkpoint, labelled, tmp_path):
+    plain = tmp_path / "test1"
+    plain.mkdir()
+    for n, (_, _, pixels) in enumerate(labelled[:5]):
+        Image.fromarray(pixels).save(plain / f"{n + 1}.png")
+    cats = write_layout(tmp_path / "cats", "class folders", [p for p in labelled if p[0] == 0])
+    out, err = io.StringIO(), io.StringIO()
+    assert run(str(checkpoint), [str(plain), str(cats)], device="cpu", out=out, err=err, quiet=True) == 0
+    assert "5 images without labels" in err.getvalue() and "class folders layout, 16 cats and 0 dogs" in err.getvalue()
+    text = out.getvalue()
+    assert "P(dog)=" not in text and "evaluated 16 labelled images (16 cats, 0 dogs)" in text
+    assert "ROC-AUC    n/a" in text and "recall     n/a" in text  # undefined without dogs
+
+
+def test_the_script_writes_json_and_refuses_a_broken_checkpoint_or_device(checkpoint, labelled, tmp_path, capsys):
+    import torch
+
+    script = load_script("predict")
+    folder = write_layout(tmp_path / "photos", "Kaggle", labelled)
+    (folder / "cat.99.png").write_bytes(b"")  # unreadable, found in the folder: counted, not fatal
+    assert script.main(["--checkpoint", str(checkpoint), "--device", "cpu", "--quiet", str(folder),
+                        "--json", str(tmp_path / "eval.json")]) == 0
+    captured = capsys.readouterr()
+    assert "1 unreadable files skipped (cat.99.png: empty file (0 bytes))" in captured.err
+    assert json.loads((tmp_path / "eval.json").read_text())["unreadable"][0]["path"].endswith("cat.99.png")
+
+    good = torch.load(checkpoint, weights_only=True)
+    broken = {"missing key": dict(good, model={k: v for k, v in good["model"].items() if k != "classifier.bias"}),
+              "wrong shape": dict(good, model=dict(good["model"], **{"classifier.weight": torch.zeros(1, 10)})),
+              "no spec": {k: v for k, v in good.items() if k != "model_spec"}}
+    expect = {"missing key": "its weights do not fit its model (logistic): missing classifier.bias",
+              "wrong shape": "classifier.weight (1, 10) where the model has (1, 768)",
+              "no spec": "no usable model description or normalization (KeyError: 'model_spec')"}
+    for name, content in broken.items():
+        path = tmp_path / f"{name}.pt"
+        torch.save(content, path)
+        assert script.main(["--checkpoint", str(path), "--device", "cpu", str(folder)]) == 2, name
+        err = capsys.readouterr().err
+        assert f"error: {path} has the dog/cat format but" in err and expect[name] in err and "Traceback" not in err
+    if not torch.cuda.is_available():
+        assert script.main(["--checkpoint", str(checkpoint), "--device", "cuda", str(folder)]) == 2
+        assert "error: --device cuda: torch sees no CUDA device here" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifos_and_devices_are_never_read(checkpoint, image_files, tmp_path, capsys):
+    os.mkfifo(tmp_path / "fifo.jpg")
+    named = [str(tmp_path / "fifo.jpg"), image_files["red.jpg"]] + (["/dev/zero"] if Path("/dev/zero").exists() else [])
+    out, err = io.StringIO(), io.StringIO()
+    code = in_thread(lambda: run(str(checkpoint), named, device="cpu", out=out, err=err), timeout=30)
+    assert code == 1 and "\tdog" in out.getvalue()
+    assert f"{tmp_path / 'fifo.jpg'}\terror: not a regular file (a FIFO)\n" in err.getvalue()
+    if len(named) == 3:
+        assert "/dev/zero\terror: not a regular file (a character device)\n" in err.getvalue()

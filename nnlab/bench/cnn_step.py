@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,8 +35,8 @@ def conv_flops_per_step(batch: int, image_size: int, channels: tuple) -> float:
     return total
 
 
-def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: float = 0.3,
-                       dtype: str = "float32", seed: int = 0) -> tuple[Callable[[], float], Callable[[], float], object]:
+def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: float = 0.3, dtype: str = "float32",
+                       seed: int = 0) -> tuple[Callable[[], float], Callable[[], float], Any]:
     """``(scratch_step, torch_step, scratch_model)``: zero_grad, forward, BCE-with-logits, backward and an Adam
     step of the dog/cat CNN on one fixed batch; each returns the loss."""
     import torch

@@ -33,7 +33,8 @@ def test_event_files_hold_the_expected_tags(tmp_path, impl, model):
     assert SCALARS <= set(tags["scalars"])
     params = ["classifier.weight", "classifier.bias"] + {
         "logistic": [], "mlp": ["features.0.weight", "features.0.bias"],
-        "cnn": ["features.0.conv.weight", "features.0.bn.weight", "features.1.conv.weight", "features.1.bn.bias"]}[model]
+        "cnn": ["features.0.conv.weight", "features.0.bn.weight", "features.1.conv.weight", "features.1.bn.bias"],
+    }[model]
     for name in params:
         assert f"weights/{name}" in tags["histograms"] and f"grads/{name}" in tags["histograms"]
     assert [e.step for e in acc.Histograms("weights/classifier.weight")] == [3, 6]  # 8 steps, every 3rd

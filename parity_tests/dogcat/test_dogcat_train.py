@@ -155,7 +155,8 @@ def test_cnn_checkpoint_loads_into_both_twins_and_predict(tmp_path):
     data = tiny_dogcat(size=16)
     train(tiny_config(tmp_path, impl="scratch", epochs=2, **CNN), data=data, log=lambda m: None)
     ckpt = tmp_path / "run" / "checkpoint.pt"
-    (t_model, spec, norm), (s_model, _, _) = load_model(ckpt, "torch", "float64"), load_model(ckpt, "scratch", "float64")
+    t_model, spec, norm = load_model(ckpt, "torch", "float64")
+    s_model, _, _ = load_model(ckpt, "scratch", "float64")
     assert spec.kind == "cnn" and spec.channels == (3, 5) and spec.dropout == 0.3
     x = norm.apply_numpy(data.images[:10], np.float64)
     compare("CNN from a checkpoint", "logits", s_model.forward(x), t_model(torch.from_numpy(x)), rtol=1e-10, atol=1e-12)

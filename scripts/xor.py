@@ -17,15 +17,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nnlab.cli import positive_float, positive_int, unit_interval
 from torch_ref.module import load_scratch_state
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="examples:\n  python scripts/xor.py\n  python scripts/xor.py --seed 11   "
+                                       "# a start that lands in a local minimum (50 %)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random start (default: %(default)s)")
-    p.add_argument("--steps", type=int, default=300, help="full-batch gradient steps (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=1.0, help="learning rate (default: %(default)s)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=300, help="full-batch gradient steps (default: %(default)s)")
+    p.add_argument("--lr", type=positive_float, default=1.0, help="learning rate (default: %(default)s)")
+    p.add_argument("--momentum", type=unit_interval, default=0.9, help="SGD momentum, in [0, 1) (default: %(default)s)")
     args = p.parse_args(argv)
 
     import numpy as np

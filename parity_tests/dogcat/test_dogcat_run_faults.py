@@ -141,7 +141,7 @@ def test_an_unexpected_failure_prints_its_traceback_and_exits_3(monkeypatch, cap
         raise ZeroDivisionError("a bug")
 
     script = load_script("train_dogcat")
-    monkeypatch.setattr(script, "train", bug)
+    monkeypatch.setattr("nnlab.cli.train.train", bug)  # the program behind the script
     assert script.main(["--no-progress"]) == 3  # 1 means "training diverged"
     err = capsys.readouterr().err
     assert "Traceback" in err and "ZeroDivisionError: a bug" in err and "error: unexpected failure" in err

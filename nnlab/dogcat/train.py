@@ -472,3 +472,8 @@ def _printer(log: Callable[[str], None] | None, ctx: dist_utils.DistContext) -> 
 
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "train", "epoch_order"]
+
+
+if __name__ == "__main__":  # python -m nnlab.dogcat.train: say where the program is instead of nothing
+    raise SystemExit("nnlab.dogcat.train is the training loop, not a program: run nn-twins-train, "
+                     "python -m nnlab.cli.train or python scripts/train_dogcat.py (--help)")

@@ -4,12 +4,13 @@ Floors (``docs/architecture.md`` draws them):
 
 - ground: ``scratch``, ``torch_ref`` and ``nnlab.common`` — the twins and what they share;
 - middle: ``nnlab.parity``, ``nnlab.runtime``, ``nnlab.tensorboard``, ``nnlab.dogcat``,
-  ``nnlab.vanishing`` — the parity helper, the shared helpers, the pipeline, the study;
+  ``nnlab.vanishing``, ``nnlab.overfitting`` — the parity helper, the shared helpers, the
+  pipeline, the studies;
 - top: ``nnlab.bench``, ``nnlab.cli`` (the programs) and ``scripts`` (their wrappers).
 
 A module may import its own unit, any unit on a lower floor, and on its own floor only
-the units :data:`SIDEWAYS` lists (so the vanishing study may read dog/cat photos, but
-the pipeline knows nothing of the study). Every import counts, also one inside a
+the units :data:`SIDEWAYS` lists (so the studies may read dog/cat photos, but the
+pipeline knows nothing of them, and neither study of the other). Every import counts, also one inside a
 function. ``scratch`` never imports torch.
 """
 
@@ -23,7 +24,8 @@ PACKAGES = ("scratch", "torch_ref", "nnlab")
 
 FLOORS = {
     "ground": ("nnlab", "nnlab.common", "scratch", "torch_ref"),
-    "middle": ("nnlab.parity", "nnlab.runtime", "nnlab.tensorboard", "nnlab.dogcat", "nnlab.vanishing"),
+    "middle": ("nnlab.parity", "nnlab.runtime", "nnlab.tensorboard", "nnlab.dogcat", "nnlab.vanishing",
+               "nnlab.overfitting"),
     "top": ("nnlab.bench", "nnlab.cli", "scripts"),
 }
 FLOOR_INDEX = {unit: i for i, units in enumerate(FLOORS.values()) for unit in units}
@@ -34,6 +36,7 @@ SIDEWAYS = {
     "torch_ref": {"nnlab.common", "scratch"},
     "nnlab.dogcat": {"nnlab.runtime", "nnlab.tensorboard"},
     "nnlab.vanishing": {"nnlab.dogcat", "nnlab.runtime", "nnlab.tensorboard"},
+    "nnlab.overfitting": {"nnlab.dogcat", "nnlab.tensorboard"},
     "nnlab.cli": {"nnlab.bench"},
     "scripts": {"nnlab.bench", "nnlab.cli"},
 }

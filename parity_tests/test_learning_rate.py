@@ -7,7 +7,7 @@ import pytest
 
 import scratch.learning_rate as slr
 import torch_ref.learning_rate as tlr
-from nnlab.common.learning_rate import DEFAULT_RATES, LossCurve, classify, format_curves
+from nnlab.common.learning_rate import DEFAULT_CLIP_NORM, DEFAULT_RATES, LossCurve, classify, format_curves
 from nnlab.common.synthetic_data import linear_regression
 from parity_tests.harness import compare
 from parity_tests.scripts import load_script
@@ -39,6 +39,38 @@ def test_learning_rate_study_three_fates():
     assert "inf" in table and "sensible (0.1)" in table
 
 
+def test_clipping_keeps_the_too_large_rate_finite_in_both_twins():
+    """lr = 5 overflows at step 144 unclipped; with clip_grad_norm_(max_norm=0.1) before every step each
+    step moves θ by at most lr·max_norm = 0.5, the loss stays finite and ends bouncing across the minimum
+    (between 0.0585 and 0.134; the least-squares minimum is 0.0120). Torch follows the same trajectory."""
+    lr = DEFAULT_RATES["too large"]
+    assert slr.loss_curve(lr).diverged_at == 144
+    model = slr.initial_model()
+    start = {k: v.copy() for k, v in model.state_dict().items()}
+    weights = []  # θ before each step
+    clipped = slr.clipped_curve(model=model, on_step=lambda k, loss: weights.append(
+        np.concatenate([p.data.ravel() for p in model.parameters()])))
+    assert clipped.clip_norm == DEFAULT_CLIP_NORM and len(clipped.losses) == 200
+    assert all(math.isfinite(v) for v in clipped.losses) and max(clipped.losses) == clipped.losses[0]
+    assert clipped.clipped_steps == 200 and min(clipped.grad_norms) > 0.25  # every gradient was longer than 0.1
+    moves = np.linalg.norm(np.diff(np.array(weights), axis=0), axis=1)
+    assert np.all(moves <= lr * DEFAULT_CLIP_NORM * (1 + 1e-12)) and moves.min() > 0.49
+    tail = clipped.losses[-20:]
+    assert 0.05 < min(tail) and max(tail) < 0.14  # finite, but not settled at the minimum (0.0120)
+    np.testing.assert_allclose(tail[::2], tail[0], rtol=1e-3)  # a two-step bounce across the minimum
+    assert "stays finite" in clipped.summary() and "shortened 200 of 200 steps" in clipped.summary()
+
+    torch_model = tlr.initial_model()
+    load_scratch_state(torch_model, start)
+    tc = tlr.clipped_curve(model=torch_model)
+    compare("clipped lr=5", "loss curve", np.array(clipped.losses), np.array(tc.losses), rtol=1e-9, atol=1e-12)
+    compare("clipped lr=5", "gradient norm before clipping", np.array(clipped.grad_norms), np.array(tc.grad_norms),
+            rtol=1e-9, atol=1e-12)
+    for name, p in torch_model.named_parameters():
+        compare("clipped lr=5", f"final {name}", dict(model.named_parameters())[name].data, p.detach().numpy(),
+                rtol=1e-9, atol=1e-12)
+
+
 def test_classify_loss_curves():
     assert classify([1.0, 10.0, float("nan")]) == "diverged"
     assert classify([1.0, math.inf]) == "diverged"
@@ -60,10 +92,16 @@ def test_learning_rate_script_writes_tensorboard(tmp_path, capsys):
     assert script.main(["--steps", "150", "--logdir", str(tmp_path), "--every", "50"]) == 0
     out = capsys.readouterr().out
     assert "diverged" in out and "barely moved" in out and "converged" in out
+    assert "   clipped  lr=5        stays finite: loss 5.862 → between" in out
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    for label, points in (("too_large", 144), ("too_small", 150), ("sensible", 150)):
+    for label, points in (("too_large", 144), ("too_small", 150), ("sensible", 150), ("clipped", 150)):
         acc = EventAccumulator(str(tmp_path / "scratch" / label))
         acc.Reload()
         assert len(acc.Scalars("loss")) == points  # every finite loss, the inf one left out
+    assert len(acc.Scalars("grad_norm")) == 150
+    with pytest.raises(SystemExit) as exit_info:
+        script.parse_args(["--clip-norm", "-1"])
+    assert exit_info.value.code == 2
+    assert "--clip-norm must be a number ≥ 0" in capsys.readouterr().err
 

@@ -11,6 +11,13 @@ by (1 − ηλ) every step, so
 - η ≈ 1/λ_max: every direction shrinks fast: *converged*.
 
 For the default data λ ∈ [1.35, 2.55], so 2/λ_max ≈ 0.78.
+
+Gradient clipping (``clip_grad_norm_`` between backward and step) rescales g to
+length ``max_norm`` whenever it is longer, so no step moves θ by more than
+η·max_norm. At the too-large rate η = 5 with max_norm = 0.1 every step is at most 0.5
+long: the run cannot overflow, but it cannot settle either (near the minimum the
+unclipped step would still overshoot); it ends bouncing across the minimum with a
+finite loss. Clipping bounds the damage of a large gradient; it does not fix the rate.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from dataclasses import dataclass, field
 #: label → learning rate, in the order the study prints them.
 DEFAULT_RATES = {"too large": 5.0, "too small": 1e-4, "sensible": 0.1}
 DEFAULT_STEPS = 200
+#: The clipping demonstration: the too-large rate, each gradient clipped to this total norm.
+CLIP_LABEL = "clipped"
+DEFAULT_CLIP_NORM = 0.1
 
 VERDICTS = ("diverged", "grew", "barely moved", "still decreasing", "converged")
 
@@ -52,11 +62,22 @@ def classify(losses: list[float]) -> str:
 
 @dataclass
 class LossCurve:
-    """One run of the study: its rate, the loss before every step, and the verdict."""
+    """One run of the study: its rate, the loss before every step, and the verdict.
+
+    A run with ``clip_norm`` clipped every gradient to that total norm; ``grad_norms`` holds
+    each step's norm before clipping, as ``clip_grad_norm_`` returns it.
+    """
 
     label: str
     lr: float
     losses: list[float] = field(default_factory=list)
+    clip_norm: float | None = None
+    grad_norms: list[float] = field(default_factory=list)
+
+    @property
+    def clipped_steps(self) -> int:
+        """Steps whose gradient clipping shortened: ‖g‖ + 1e-6 > max_norm, torch's condition for a factor < 1."""
+        return sum(n + 1e-6 > self.clip_norm for n in self.grad_norms) if self.clip_norm is not None else 0
 
     @property
     def verdict(self) -> str:
@@ -72,6 +93,8 @@ class LossCurve:
 
     def summary(self) -> str:
         first, last = self.losses[0], self.losses[-1]
+        if self.clip_norm is not None:
+            return self._clipped_summary()
         if self.verdict == "diverged":
             finite = [v for v in self.losses if math.isfinite(v)]
             return (
@@ -79,6 +102,16 @@ class LossCurve:
                 f"{max(finite):.3g} then {last} at step {self.diverged_at}"
             )
         return f"{self.label:>10s}  lr={self.lr:<8g} {self.verdict}: loss {first:.4g} → {last:.4g} after {len(self.losses)} steps"
+
+    def _clipped_summary(self) -> str:
+        clipping = (f"clip_grad_norm_(max_norm={self.clip_norm:g}) shortened {self.clipped_steps} of "
+                    f"{len(self.grad_norms)} steps")
+        if self.verdict == "diverged":
+            unclipped = LossCurve(self.label, self.lr, self.losses).summary()
+            return f"{unclipped}, although {clipping}"
+        tail = self.losses[-max(2, len(self.losses) // 10):]
+        return (f"{self.label:>10s}  lr={self.lr:<8g} stays finite: loss {self.losses[0]:.4g} → between "
+                f"{min(tail):.4g} and {max(tail):.4g} over the last {len(tail)} steps; {clipping}")
 
 
 def format_curves(curves: list[LossCurve], every: int = 20) -> str:

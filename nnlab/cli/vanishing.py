@@ -111,6 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.task == "synthetic" and args.batch_size > V.StudySettings().n_samples:
         p.error(f"argument --batch-size: expected at most the task's {V.StudySettings().n_samples} samples, "
                 f"got {args.batch_size}")
+    if args.data is not None and args.task != "dogcat":
+        p.error("argument --data: applies only with --task dogcat (the synthetic task reads no photos)")
     if args.log_every is None:
         args.log_every = DEFAULT_LOG_EVERY if args.steps > 2 * DEFAULT_LOG_EVERY else max(1, args.steps // 4)
     return args

@@ -56,6 +56,7 @@ def test_dogcat_task_from_the_cache(tmp_path, monkeypatch):
     (["--lr", "-1"], "argument --lr: expected a finite number > 0, got -1"),
     (["--momentum", "1"], "argument --momentum: expected a number in [0, 1), got 1"),
     (["--log-every", "x"], "argument --log-every: expected an integer, got 'x'"),
+    (["--data", "photos"], "argument --data: applies only with --task dogcat"),
 ])
 def test_arguments_out_of_range_are_argparse_errors(capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -35,8 +35,9 @@ class StudySettings:
     average-pooled from 100×100 to 10×10 pixels (300 inputs); an MLP
     300-256-256-2 with ReLU; SGD (lr 0.01, momentum 0.9), mini-batches of 50, 100
     epochs; weight decay λ = 0.03, dropout p = 0.7 after each hidden ReLU. At 20×20
-    pixels (1,200 inputs) or more, 300 photos are memorised within 20 epochs by
-    every variant, so the pooling is what leaves the regularizers room to act.
+    pixels (1,200 inputs, more than there are photos) every variant reached training
+    accuracy 1.00 within the 100 epochs (measured gaps 0.40, 0.40, 0.40, 0.39): the
+    pooling is what leaves the regularizers room to act.
     """
 
     train_size: int = 300

@@ -98,8 +98,10 @@ def train(
     ``data``: anything with uint8 ``images`` (N, 3, H, W) and 0/1 ``labels``
     (``load_dogcat``'s result, :class:`~nnlab.dogcat.data.ArrayData`); ``None`` loads
     what ``config.data`` names. ``resume``: a checkpoint to continue from; its saved
-    config is used, except the settings of
-    :data:`~nnlab.dogcat.config.RESUME_OVERRIDES` and ``logdir``, taken from ``config``.
+    config is used, except the settings of :data:`~nnlab.dogcat.config.RESUME_OVERRIDES`
+    that ``config.given`` names (:func:`~nnlab.dogcat.config.resumed_config`). A checkpoint
+    with nothing left to train returns at once and writes nothing. Ctrl-C (or SIGTERM made
+    a KeyboardInterrupt) raises :class:`TrainingInterrupted`, naming the checkpoint to resume.
     """
     start = time.perf_counter()
     ckpt, run = None, None
@@ -108,7 +110,8 @@ def train(
             ckpt = ckpt_io.load_checkpoint(resume)
             saved = dict(ckpt["config"], data=ckpt["config"].get("data") or ckpt.get("data", {}).get("root"))
             config = resumed_config(saved, config, resume)
-            why = nothing_left(ckpt, config.epochs, config.validated().max_steps)
+            settled = config.validated()
+            why = nothing_left(ckpt, settled.epochs, settled.max_steps)
             if why is not None:  # a finished run: say so and write nothing, not even an event file
                 _printer(log, dist_utils.DistContext(rank=int(os.environ.get("RANK", "0"))))(
                     f"nothing to train in {config.logdir}: {why}")

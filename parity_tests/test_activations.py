@@ -138,3 +138,16 @@ def test_backward_misuse_raises(name):
 def test_gelu_rejects_unknown_approximation():
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'erf'"):
         sa.GELU("erf")
+
+
+def test_relu_follows_torch_on_nan_infinity_and_non_finite_upstream():
+    x = np.array([0.0, np.nan, -1.0, 2.0, np.inf, -np.inf, -0.0], dtype=np.float32)
+    dout = np.array([1.0, 2.0, np.nan, 4.0, 5.0, np.inf, 7.0], dtype=np.float32)
+    s = sa.ReLU()
+    y = s.forward(x)
+    t = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(t)
+    ty.backward(torch.from_numpy(dout))
+    np.testing.assert_array_equal(y, ty.detach().numpy())  # NaN in the same place
+    np.testing.assert_array_equal(s.backward(dout), t.grad.numpy())  # NaN·[x ≤ 0] is 0, as in torch
+    assert y.dtype == np.float32 and s.backward(dout[::-1].copy()).dtype == np.float32

@@ -118,12 +118,18 @@ class ReLU(_Activation):
 
     def forward(self, x):
         x = self._input(x)
-        self._mask = x > 0
-        return np.where(self._mask, x, 0).astype(x.dtype)
+        y = np.maximum(x, 0)  # NaN stays NaN, as in torch
+        self._mask = ~(y <= 0)  # torch passes the gradient where the output is not ≤ 0 (NaN too)
+        return y
 
     def backward(self, dout):
         dout = self._check(dout, getattr(self, "_mask", None))
-        return np.where(self._mask, dout, 0).astype(dout.dtype)  # dReLU/dx = [x > 0]
+        with np.errstate(invalid="ignore", over="ignore"):
+            dx = dout * self._mask  # dReLU/dx = [y > 0]; a product is ~5x faster than np.where
+            finite = np.isfinite(dx.sum())
+        if not finite:  # inf·0 = NaN where torch gives 0: only then take the slow path
+            dx = np.where(self._mask, dout, 0).astype(dout.dtype, copy=False)
+        return dx
 
 
 class LeakyReLU(_Activation):

@@ -38,7 +38,8 @@ def conv_flops_per_step(batch: int, image_size: int, channels: tuple) -> float:
 def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: float = 0.3, dtype: str = "float32",
                        seed: int = 0) -> tuple[Callable[[], float], Callable[[], float], Any]:
     """``(scratch_step, torch_step, scratch_model)``: zero_grad, forward, BCE-with-logits, backward and an Adam
-    step of the dog/cat CNN on one fixed batch; each returns the loss."""
+    step of the dog/cat CNN on one fixed batch; each returns the loss. torch runs channels-last, as the trainer
+    does on the CPU."""
     import torch
     import torch.nn.functional as F
 
@@ -49,13 +50,14 @@ def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: fl
     spec = ModelSpec("cnn", (3, image_size, image_size), channels=tuple(channels), dropout=dropout)
     s_model = build_scratch_model(spec, dtype, seed=seed, dropout_rng=np.random.default_rng(seed))
     t_model = build_torch_model(spec, dtype, s_model.state_dict(), dropout_rng=np.random.default_rng(seed))
+    t_model = t_model.to(memory_format=torch.channels_last)  # as the trainer runs the CNN on the CPU
     rng = np.random.default_rng(seed + 1)
     x = (rng.random((batch, 3, image_size, image_size)) - 0.5).astype(dtype)
     y = (rng.random(batch) < 0.5).astype(dtype)
     s_opt = so.Adam(list(s_model.parameters()), lr=1e-3)
     t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
     s_loss = BCEWithLogitsLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    xt, yt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last), torch.from_numpy(y)
 
     def scratch_step() -> float:
         s_opt.zero_grad()

@@ -29,6 +29,8 @@ EPILOG = """\
 examples:
   python scripts/train_dogcat.py                                  # logistic model, torch, 15 epochs
   python scripts/train_dogcat.py --model mlp --hidden 512 128 --batchnorm
+  python scripts/train_dogcat.py --model cnn                      # conv blocks, augmentation, cosine schedule
+  python scripts/train_dogcat.py --model mlp --dropout 0.5 --scheduler step --warmup-epochs 1 --clip-grad 1
   python scripts/train_dogcat.py --data ~/PetImages --epochs 3 --logdir runs/pets
   python scripts/train_dogcat.py --impl both --dtype float64 --epochs 2   # scratch = torch on real photos
   python scripts/train_dogcat.py --resume runs/pets/checkpoint.pt --epochs 5

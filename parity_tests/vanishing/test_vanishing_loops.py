@@ -48,4 +48,4 @@ def test_twins_train_identically():
 def test_logging_overhead_measurement_runs():
     out = measure_logging_overhead(MLPConfig("relu", "he", False, 3, 8), StudySettings(log_every=5), repeats=2)
     assert out["seconds_logged_step_full"] > 0 and out["seconds_plain_step"] > 0
-    assert set(out) >= {"total_overhead", "histogram_overhead", "log_every"}
+    assert set(out) >= {"total_overhead", "histogram_overhead", "log_every", "seconds_depth_profile"}

@@ -3,6 +3,13 @@
 A run's :class:`Normalization` is saved in its checkpoint, so a model is always fed
 pixels scaled the way it was trained on; NumPy and torch (on any device) apply the
 same formula.
+
+On the host the formula runs in place in one float array (``out=`` reuses it from batch
+to batch), and a division by a std of exactly 1 is left out. Each value is a function of
+one byte and its channel, so the result equals a per-channel table of 256 entries bit for
+bit (:meth:`Normalization.lookup_table`; the tests compare every pixel value). The table
+is the proof, not the method: NumPy's gather from it (``np.take``) measured 14-19 ms for a
+batch of 128 images, the arithmetic about 3 ms.
 """
 
 from __future__ import annotations
@@ -44,16 +51,36 @@ class Normalization:
         if str(x.dtype) not in ("uint8", "torch.uint8"):
             raise TypeError(f"expected uint8 pixels (0..255) as a {kind}, got dtype {x.dtype}; normalise raw pixels once")
 
-    def apply_numpy(self, x_uint8: np.ndarray, dtype=np.float32) -> np.ndarray:
-        """Normalised copy of uint8 ``(..., 3, H, W)`` pixels as ``dtype``; the input is not modified."""
+    def apply_numpy(self, x_uint8: np.ndarray, dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
+        """Normalised copy of uint8 ``(..., 3, H, W)`` pixels as ``dtype`` (into ``out`` when given: a
+        C-contiguous array of that shape and dtype); the input is not modified.
+
+        Every value is rounded as the formula's steps round it, ``((u → dtype) / 255 − mean[c]) / std[c]``;
+        a division by a std of exactly 1 is left out (it returns its input).
+        """
         self._check_pixels(x_uint8, "NumPy array")
+        x_uint8 = np.asarray(x_uint8)
+        dtype = np.dtype(dtype)
+        if out is None:
+            out = np.empty(x_uint8.shape, dtype)
+        elif out.shape != x_uint8.shape or out.dtype != dtype or not out.flags.c_contiguous:
+            raise ValueError(f"out: expected a C-contiguous {dtype} array of shape {x_uint8.shape}, got "
+                             f"{out.dtype} {out.shape}")
         mean = np.asarray(self.mean, dtype=dtype).reshape(3, 1, 1)
         std = np.asarray(self.std, dtype=dtype).reshape(3, 1, 1)
-        x = np.asarray(x_uint8).astype(dtype)
-        x /= 255
-        x -= mean
-        x /= std
-        return x
+        np.copyto(out, x_uint8, casting="unsafe")  # uint8 → float: exact
+        out /= dtype.type(255)
+        out -= mean
+        if np.any(std != 1):
+            out /= std
+        return out
+
+    def lookup_table(self, dtype=np.float32) -> np.ndarray:
+        """(3, 256): entry [c, u] is the normalised value of byte u in channel c, each step of the formula
+        rounded to ``dtype`` (the division by std included)."""
+        t = np.dtype(dtype).type
+        u = np.arange(256, dtype=dtype)
+        return np.stack([(u / t(255) - t(m)) / t(s) for m, s in zip(self.mean, self.std)])
 
     def apply_torch(self, x_uint8_tensor: torch.Tensor, dtype=None) -> torch.Tensor:
         """Same as ``apply_numpy`` on a uint8 tensor, on its device (CUDA included).

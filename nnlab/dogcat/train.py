@@ -39,8 +39,9 @@ from nnlab.dogcat import distributed as dist_utils
 from nnlab.dogcat.cache import BatchReader
 from nnlab.dogcat.config import TrainConfig, default_logdir, resumed_config
 from nnlab.dogcat.data import DEFAULT_NORMALIZATION, Normalization, load_data, stratified_split
+from nnlab.dogcat.feeder import BatchFeeder
 from nnlab.dogcat.metrics import binary_metrics, epoch_line, format_confusion
-from nnlab.dogcat.models import initial_state_dict, max_parameter_difference, to_numpy_state
+from nnlab.dogcat.models import NUMPY_DTYPES, initial_state_dict, max_parameter_difference, to_numpy_state
 from nnlab.dogcat.preflight import check_run_folder, check_same_data, nothing_left
 from nnlab.dogcat.run_folder import RunFolder, summary_of
 from nnlab.dogcat.tensorboard_log import TensorBoardLogger, default_hist_every
@@ -136,6 +137,7 @@ def train(
         raise run.interrupted() from exc
     finally:
         run.logger.close()
+        run.feeder.close()
     dist_utils.barrier(run.ctx)
     return run.result(time.perf_counter() - start)
 
@@ -224,9 +226,12 @@ class _Run:
     def _build_twins(self, config: TrainConfig) -> list:
         """The twins ``config.impl`` asks for, from one set of starting weights, each with its own settings."""
         init_state = initial_state_dict(self.spec, config.seed, config.dtype)
+        # one feeder: the twins on the CPU train on the same float batches, each read and normalized once
+        self.feeder = BatchFeeder(self.reader, self.normalization, NUMPY_DTYPES[config.dtype])
         common = dict(dtype=config.dtype, optimizer=config.optimizer_kwargs(), eval_batch_size=config.eval_batch_size,
                       schedule=config.schedule_plan(self.steps_per_epoch), clip_grad=config.clip_grad,
-                      dropout_seed=[config.seed, DROPOUT_STREAM, self.ctx.rank])  # under DDP, masks per process
+                      dropout_seed=[config.seed, DROPOUT_STREAM, self.ctx.rank],  # under DDP, masks per process
+                      feeder=self.feeder)
         twins: list = []
         if config.impl in ("torch", "both"):
             twins.append(TorchTwin(self.spec, init_state, self.reader, self.labels, self.normalization,

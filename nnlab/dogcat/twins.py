@@ -22,6 +22,11 @@ The loss is the mean binary cross-entropy computed from the logit z in the stabl
 Device path (torch on CUDA): the uint8 images are uploaded once; each step slices
 its batch from the on-device permutation and normalizes it there, and losses and
 correct counts accumulate in device tensors, read only when the loop asks.
+
+Host path (both twins on the CPU): a :class:`~nnlab.dogcat.feeder.BatchFeeder` reads and
+normalizes each batch once, the next one in a background thread while the current one
+trains; the loop hands one feeder to both twins, so they train on the very same float
+array (the torch twin wraps it without a copy).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from nnlab.dogcat import distributed as dist_utils
 from nnlab.dogcat.augment import AugmentDraws, augment_numpy, augment_torch
 from nnlab.dogcat.cache import BatchReader
 from nnlab.dogcat.checkpoint import to_numpy_tree
+from nnlab.dogcat.feeder import BatchFeeder
 from nnlab.dogcat.models import (
     NUMPY_DTYPES, TORCH_DTYPES, ModelSpec, build_scratch_model, build_torch_model, to_numpy_state,
 )
@@ -105,7 +111,7 @@ class TorchTwin(_TrainingControl):
                  ctx: dist_utils.DistContext = dist_utils.DistContext(), amp: bool = False,
                  compile: bool = False, resident: bool | None = None, eval_batch_size: int = 1024,
                  schedule: SchedulePlan = SchedulePlan(), clip_grad: float | None = None,
-                 dropout_seed: Any = 0) -> None:
+                 dropout_seed: Any = 0, feeder: BatchFeeder | None = None) -> None:
         self.ctx, self.device, self.eval_batch_size = ctx, device, eval_batch_size
         self.np_dtype, self.dtype = NUMPY_DTYPES[dtype], TORCH_DTYPES[dtype]
         self.normalization = normalization
@@ -139,6 +145,8 @@ class TorchTwin(_TrainingControl):
         if self.resident:
             self.images = upload_uint8(reader, device)
             self.labels = torch.from_numpy(self.labels_np).to(device=device, dtype=self.dtype)
+        elif device.type == "cpu":  # float batches from the host feeder, shared with a scratch twin if given
+            self.feeder = feeder or BatchFeeder(reader, normalization, self.np_dtype)
         self.sums = torch.zeros(2, dtype=torch.float64, device=device)  # Σ loss, Σ correct (this process)
         self.count = 0  # images in the epoch's global batches so far: known on the host, no sync
         self._val_idx_cache: tuple[int, torch.Tensor] | None = None
@@ -147,26 +155,26 @@ class TorchTwin(_TrainingControl):
     def set_epoch_order(self, order: np.ndarray) -> None:
         self.order = torch.from_numpy(order).to(self.device) if self.resident else order
 
-    def _gather(self, idx: Any, draws: AugmentDraws | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images (augmented by ``draws``) and float labels of ``idx`` (on the device when the data is
-        resident)."""
+    def _gather(self, idx: Any, draws: AugmentDraws | None = None,
+                next_idx: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (augmented by ``draws``) and float labels of ``idx`` on the device: uint8 to be normalized
+        there, or on the CPU the feeder's normalized floats (``next_idx``: the batch to prepare meanwhile)."""
         if self.resident:
             x_u8 = self.images.index_select(0, idx)
             return (x_u8 if draws is None else augment_torch(x_u8, draws)), self.labels.index_select(0, idx)
-        # on the CPU the reader's reused buffer is consumed by normalization before the next
-        # read; a copy to another device gets an array of its own
-        own = self.device.type != "cpu" and draws is None  # augmentation makes a new array anyway
-        out = np.empty((len(idx), *self.reader.row_shape), np.uint8) if own else None
+        y = torch.from_numpy(self.labels_np[idx].astype(self.np_dtype))
+        if self.device.type == "cpu":  # normalized floats from the feeder (shared memory, no copy)
+            return torch.from_numpy(self.feeder.batch(idx, draws, next_idx)), y
+        # a copy to another device gets an array of its own (the reader's buffer is reused)
+        out = np.empty((len(idx), *self.reader.row_shape), np.uint8) if draws is None else None
         rows = self.reader.read(idx, out=out)
         x_u8 = torch.from_numpy(rows if draws is None else augment_numpy(rows, draws))
-        y = torch.from_numpy(self.labels_np[idx].astype(self.np_dtype))
-        if self.device.type != "cpu":
-            x_u8, y = x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-        return x_u8, y
+        return x_u8.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def _forward_loss(self, x_u8: torch.Tensor, y: torch.Tensor, n_global: int):
-        """Normalize, forward, loss: (loss to differentiate, Σ per-image loss, correct count)."""
-        x = self.normalization.apply_torch(x_u8, self.dtype).contiguous(memory_format=self.memory_format)
+        """[Normalize,] forward, loss: (loss to differentiate, Σ per-image loss, correct count)."""
+        x = self.normalization.apply_torch(x_u8, self.dtype) if x_u8.dtype == torch.uint8 else x_u8
+        x = x.contiguous(memory_format=self.memory_format)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             logits = self.model(x)
         logits = logits.to(y.dtype)
@@ -185,12 +193,12 @@ class TorchTwin(_TrainingControl):
     def train_step(self, start: int, end: int, draws: AugmentDraws | None = None) -> torch.Tensor:
         """One optimizer step on batch ``order[start:end]`` (this process's shard of it, and of the batch's
         augmentation ``draws``); no host sync."""
-        idx = self.order[start:end]
+        idx, next_idx = self.order[start:end], self.order[end:2 * end - start]  # the next batch, if as long
         n_global = end - start
         if self.ctx.world_size > 1:
-            idx = dist_utils.shard(idx, self.ctx)
+            idx, next_idx = dist_utils.shard(idx, self.ctx), dist_utils.shard(next_idx, self.ctx)
             draws = None if draws is None else draws.shard(self.ctx.rank, self.ctx.world_size)
-        x_u8, y = self._gather(idx, draws)
+        x_u8, y = self._gather(idx, draws, next_idx)
         self.module.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss, loss_sum, correct = self.step_loss(x_u8, y, n_global)
@@ -239,8 +247,12 @@ class TorchTwin(_TrainingControl):
             idx_t = self._val_idx_cache[1]
         bs = self.eval_batch_size
         for s in range(0, len(idx), bs):
-            x_u8, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
-            x = self.normalization.apply_torch(x_u8, self.dtype).contiguous(memory_format=self.memory_format)
+            if self.device.type == "cpu" and not self.resident:
+                x = torch.from_numpy(self.feeder.eval_batch(idx[s:s + bs]))
+            else:
+                x_u8, _ = self._gather(idx_t[s:s + bs] if self.resident else idx[s:s + bs])
+                x = self.normalization.apply_torch(x_u8, self.dtype)
+            x = x.contiguous(memory_format=self.memory_format)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 out.append(self.module(x).double())
         self.module.train()
@@ -285,7 +297,7 @@ class ScratchTwin(_TrainingControl):
     def __init__(self, spec: ModelSpec, init_state: Mapping, reader: BatchReader, labels: np.ndarray,
                  normalization: Any, *, dtype: str, optimizer: tuple[str, dict], eval_batch_size: int = 1024,
                  schedule: SchedulePlan = SchedulePlan(), clip_grad: float | None = None,
-                 dropout_seed: Any = 0) -> None:
+                 dropout_seed: Any = 0, feeder: BatchFeeder | None = None) -> None:
         self.np_dtype, self.eval_batch_size = NUMPY_DTYPES[dtype], eval_batch_size
         self.normalization = normalization
         self.dropout_rng = np.random.default_rng(dropout_seed)
@@ -296,18 +308,16 @@ class ScratchTwin(_TrainingControl):
         self._setup_control(scratch_schedulers, schedule, clip_grad)
         self.loss_fn = BCEWithLogitsLoss()
         self.reader, self.labels = reader, np.asarray(labels)
+        self.feeder = feeder or BatchFeeder(reader, normalization, self.np_dtype)
         self.sums = [0.0, 0.0, 0.0]
 
     def set_epoch_order(self, order: np.ndarray) -> None:
         self.order = order
 
-    def _gather(self, idx: np.ndarray, draws: AugmentDraws | None = None) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.reader.read(idx)
-        x = self.normalization.apply_numpy(rows if draws is None else augment_numpy(rows, draws), self.np_dtype)
-        return x, self.labels[idx].astype(self.np_dtype)
-
     def train_step(self, start: int, end: int, draws: AugmentDraws | None = None) -> float:
-        x, y = self._gather(self.order[start:end], draws)
+        idx = self.order[start:end]
+        x = self.feeder.batch(idx, draws, next_idx=self.order[end:2 * end - start])
+        y = self.labels[idx].astype(self.np_dtype)
         self.module.train()
         self.optimizer.zero_grad()
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported as a NaN loss below
@@ -335,7 +345,7 @@ class ScratchTwin(_TrainingControl):
 
     def logits(self, idx: np.ndarray) -> np.ndarray:
         self.module.eval()
-        out = [self.module.forward(self._gather(idx[s:s + self.eval_batch_size])[0])
+        out = [self.module.forward(self.feeder.eval_batch(idx[s:s + self.eval_batch_size]))
                for s in range(0, len(idx), self.eval_batch_size)]
         self.module.train()
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)

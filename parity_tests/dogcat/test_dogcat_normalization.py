@@ -49,3 +49,25 @@ def test_default_normalization_and_round_trip():
         norm.apply_numpy(np.zeros((2, 4, 4), np.uint8))
     with pytest.raises(ValueError, match="positive"):
         dogcat.Normalization(mean=(0, 0, 0), std=(1, 0, 1))
+
+
+@pytest.mark.parametrize("norm", [
+    dogcat.DEFAULT_NORMALIZATION,
+    dogcat.Normalization(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)),
+    dogcat.Normalization(mean=(0.1, 0.9, 0.33), std=(0.7, 1.0, 3.0)),
+], ids=["default", "imagenet", "mixed"])
+@pytest.mark.parametrize("np_dtype,torch_dtype", [(np.float32, torch.float32), (np.float64, torch.float64)])
+def test_normalization_is_a_256_entry_table_per_channel_bit_for_bit(norm, np_dtype, torch_dtype):
+    """Every byte value in every channel: the in-place host arithmetic (std 1 skipped), the formula's table and
+    torch on the CPU give the same bits; a batch equals its table lookup, also written into a reused buffer."""
+    table = norm.lookup_table(np_dtype)
+    assert table.shape == (3, 256) and table.dtype == np_dtype
+    every = np.broadcast_to(np.arange(256, dtype=np.uint8).reshape(16, 16), (2, 3, 16, 16)).copy()  # each value, each channel
+    for x in (every, np.random.default_rng(0).integers(0, 256, (5, 3, 7, 9), dtype=np.uint8)):
+        lookup = table[np.arange(3)[:, None, None], x]
+        assert np.array_equal(norm.apply_numpy(x, np_dtype), lookup)
+        assert np.array_equal(norm.apply_torch(torch.from_numpy(x), torch_dtype).numpy(), lookup)
+        buffer = np.full(x.shape, np.nan, np_dtype)
+        assert norm.apply_numpy(x, np_dtype, out=buffer) is buffer and np.array_equal(buffer, lookup)
+    with pytest.raises(ValueError, match="out: expected a C-contiguous"):
+        norm.apply_numpy(every, np_dtype, out=np.empty((2, 3, 16, 16), np.float16))

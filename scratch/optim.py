@@ -38,6 +38,7 @@ import warnings
 from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
+from scipy.linalg import blas
 
 from scratch.module import Parameter
 
@@ -67,6 +68,22 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float, work: np.ndarray |
     else:
         diff *= 1 - weight
         np.subtract(end, diff, out=start)
+
+
+def _axpy_(y: np.ndarray, x: np.ndarray, alpha: float) -> None:
+    """y ← y + α·x in place, in one pass over y where BLAS can (``saxpy``/``daxpy`` on the flattened arrays,
+    rounded once where the BLAS kernel fuses the multiply-add, as torch's vectorised ``y.add_(x, alpha=α)``
+    does: the same bits); otherwise α·x first, then the sum."""
+    axpy = _AXPY.get(y.dtype)
+    if axpy is not None and y.size and x.dtype == y.dtype and y.flags.c_contiguous and x.flags.c_contiguous:
+        flat = y.reshape(-1)
+        if axpy(x.reshape(-1), flat, a=alpha) is flat:  # updated in place (f2py returns the array it wrote)
+            return
+        raise RuntimeError("BLAS axpy did not update its output in place")  # pragma: no cover
+    y += np.multiply(x, alpha)
+
+
+_AXPY = {np.dtype(np.float32): blas.saxpy, np.dtype(np.float64): blas.daxpy}
 
 
 class Optimizer:
@@ -324,7 +341,7 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += np.multiply(grad, 1 - group["dampening"], out=self._work(p, 1)[0])
             grad = grad + mu * buf if group["nesterov"] else buf
-        p.data += np.multiply(grad, -lr, out=self._work(p, 1)[0])  # θ ← θ − γg, no temporary
+        _axpy_(p.data, grad, -lr)  # θ ← θ − γg: one pass over θ, no temporary
 
 
 class RMSprop(Optimizer):

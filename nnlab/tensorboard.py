@@ -126,6 +126,35 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return height, width
 
 
+def _use_c_crc32c() -> bool:
+    """Make TensorBoard's event files checksum records in C.
+
+    Every record of an event file carries a masked CRC32C of its bytes; TensorBoard's
+    writer computes it in pure Python, about 0.17 µs a byte: 2.7 ms for one logged step
+    of the vanishing study (28 histograms), paid in the writer's thread while training
+    waits for the interpreter lock. ``google-crc32c`` computes the same value in C in
+    microseconds; it is swapped in here, for every writer of the process (a
+    ``SummaryWriter``'s too). Returns whether it was (not where the C library is missing).
+    """
+    try:
+        import google_crc32c
+        from tensorboard.summary.writer import record_writer
+    except ImportError:
+        return False
+    if google_crc32c.implementation != "c":
+        return False
+
+    def masked_crc32c(data: bytes) -> int:  # TensorBoard's mask: rotate right by 15, add a constant
+        crc = google_crc32c.value(bytes(data))
+        return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    record_writer.masked_crc32c = masked_crc32c
+    return True
+
+
+C_CRC32C = _use_c_crc32c()
+
+
 class EventWriter:
     """Writes each logged step as one event: ``write(step, scalars={tag: value}, histograms={tag: Histogram},
     images={tag: HWC uint8})``; also text cards and the custom-scalars layout.

@@ -47,3 +47,17 @@ def test_a_large_tensor_is_binned_from_a_stride_with_exact_range_count_and_sums(
     assert h.bucket_counts.sum() == pytest.approx(v.size)
     exact, _ = np.histogram(v, bins=16, range=(v.min(), v.max()))
     np.testing.assert_allclose(h.bucket_counts, exact, rtol=0.02, atol=200)  # a quarter of the values, scaled by 4
+
+
+def test_event_records_are_checksummed_in_c_with_tensorboards_values():
+    import os
+
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c as pure_python
+    from tensorboard.summary.writer import record_writer
+
+    import nnlab.tensorboard as tb
+
+    assert tb.C_CRC32C and record_writer.masked_crc32c is not pure_python
+    for n in (0, 1, 7, 100, 15_669):
+        data = os.urandom(n)
+        assert record_writer.masked_crc32c(data) == pure_python(data), n

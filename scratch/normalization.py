@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from scratch.module import Module, Parameter, as_float_array
+from scratch.parallel import for_blocks, sample_blocks
 
 
 class _BatchNorm(Module):
@@ -49,6 +50,15 @@ class _BatchNorm(Module):
 
     the last two terms being the paths through μ and σ². With running
     statistics μ and σ² are constants and dx = γ·dy/√(running_var + ε).
+
+    The work is laid out for large inputs (a CNN's activations) and rounds where torch's
+    CPU kernel rounds: the input is seen as (N, C, L); per-channel sums and sums of
+    products are BLAS matrix-vector and dot products over rows of L values, the batch
+    statistics summed over rows in float64 (torch accumulates them in double); the
+    output is y = x·α + (β − μα) with α = γ/σ̂; the cache keeps the centred x − μ; dx is
+    computed in place in the one array it returns. (Rounding as torch rounds matters in
+    float32: a ReLU after the BatchNorm turns an ulp on either side of 0 into a different
+    gradient, and a trajectory that follows torch's roundings leaves torch's far less often.)
     """
 
     _expected_ndim: tuple[int, ...] = ()
@@ -104,8 +114,7 @@ class _BatchNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._check_input(x)
-        axes = (0,) + tuple(range(2, x.ndim))
-        bshape = (1, -1) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector over (N, C, …)
+        x3 = x.reshape(x.shape[0], self.num_features, -1)  # (N, C, L): the statistics run over N and L
         m = x.size // self.num_features
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats and not self.eps > 0:  # torch's checks, word for word
@@ -117,9 +126,15 @@ class _BatchNorm(Module):
                 raise ValueError(
                     f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}"
                 )
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(bshape)
-            var = (xc * xc).mean(axis=axes)  # biased: divides by m
+            mean = (_channel_sums(x3, np.float64) / m).astype(x.dtype)
+            xc, row_squares = np.empty_like(x3), np.empty(x3.shape[:2], x.dtype)
+
+            def centre(a: int, b: int) -> None:  # x − μ, and Σ (x − μ)² per sample and channel while in the cache
+                np.subtract(x3[a:b], mean[:, None], out=xc[a:b])
+                row_squares[a:b] = _row_dots(xc[a:b], xc[a:b])
+
+            for_blocks(sample_blocks(len(x3), x3[0].size), centre)
+            var = row_squares.sum(axis=0, dtype=np.float64) / m  # biased: divides by m
             if self.training and self.track_running_stats:
                 self.num_batches_tracked = self.num_batches_tracked + 1  # a registered buffer: __setattr__ keeps it one
                 p = (
@@ -127,51 +142,86 @@ class _BatchNorm(Module):
                     if self.momentum is None
                     else self.momentum
                 )
-                unbiased = var * (m / (m - 1))
+                unbiased = (var * (m / (m - 1))).astype(x.dtype)
                 self.running_mean[...] = p * mean + (1 - p) * self.running_mean
                 self.running_var[...] = p * unbiased + (1 - p) * self.running_var
         else:
-            xc = x - self.running_mean.reshape(bshape)
-            var = self.running_var
+            mean, var = self.running_mean, self.running_var
             if self.eps == 0 and np.any(var <= 0):  # torch returns inf/NaN here
                 raise ValueError(f"{type(self).__name__}: running_var is 0 in a channel and eps=0, so x̂ = "
                                  "(x − μ)/√(σ²+ε) would be infinite or NaN; use eps > 0")
-        invstd = 1.0 / np.sqrt(var + self.eps)
-        x_hat = xc * invstd.reshape(bshape)
-        self._cache = (x_hat, invstd, use_batch_stats, axes, bshape, m)
-        if not self.affine:
-            return x_hat
-        return x_hat * self.weight.data.reshape(bshape) + self.bias.data.reshape(bshape)
+            xc = x3 - mean[:, None]
+        invstd = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
+        self._cache = (xc, invstd, use_batch_stats, m, x.shape)
+        # y = γ x̂ + β = x·α + (β − μα) with α = γ/σ̂, per channel (torch's form)
+        alpha = (self.weight.data * invstd if self.affine else invstd)[:, None]
+        beta = ((self.bias.data if self.affine else 0) - mean * alpha[:, 0])[:, None]
+        y = np.empty_like(x3)
+
+        def transform(a: int, b: int) -> None:
+            np.multiply(x3[a:b], alpha, out=y[a:b])
+            y[a:b] += beta
+
+        for_blocks(sample_blocks(len(x3), x3[0].size), transform)
+        return y.reshape(x.shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self._cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        x_hat, invstd, use_batch_stats, axes, bshape, m = self._cache
+        xc, invstd, use_batch_stats, m, shape = self._cache
         dout = np.asarray(dout)
-        if dout.shape != x_hat.shape:
+        if dout.shape != shape:
             raise ValueError(
-                f"{type(self).__name__}.backward: expected dout of shape {x_hat.shape}, got {dout.shape}"
+                f"{type(self).__name__}.backward: expected dout of shape {shape}, got {dout.shape}"
             )
-        dgamma = (dout * x_hat).sum(axis=axes)  # dL/dγ = Σ dy·x̂
-        dbeta = dout.sum(axis=axes)  # dL/dβ = Σ dy
+        d3 = dout.reshape(xc.shape)
+        dbeta = _channel_sums(d3)  # dL/dβ = Σ dy
+        dot = _channel_dots(d3, xc)  # Σ dy·(x − μ)
         if self.affine:
-            self.weight.accumulate_grad(dgamma)
+            self.weight.accumulate_grad(dot * invstd)  # dL/dγ = Σ dy·x̂
             self.bias.accumulate_grad(dbeta)
             scale = self.weight.data * invstd  # γ/σ̂
         else:
             scale = invstd
         if not use_batch_stats:
-            return dout * scale.reshape(bshape)  # dx = γ dy / √(running_var + ε)
-        # dx = (1/m)·γ/σ̂·(m·dy − Σdy − x̂·Σ(dy·x̂))
-        return (scale / m).reshape(bshape) * (
-            m * dout - dbeta.reshape(bshape) - x_hat * dgamma.reshape(bshape)
-        )
+            return (d3 * scale[:, None]).reshape(shape)  # dx = γ dy / √(running_var + ε)
+        # dx = γ/σ̂·(dy − Σdy/m − x̂·Σ(dy·x̂)/m) = γ/σ̂·(dy − Σdy/m − (x − μ)·k), k = Σ dy·(x − μ)/(σ̂²m)
+        mean_dy, k, scale = (dbeta / m)[:, None], (dot * invstd * invstd / m)[:, None], scale[:, None]
+        dx = np.empty_like(xc)
+
+        def input_grad(a: int, b: int) -> None:
+            out = dx[a:b]
+            np.subtract(d3[a:b], mean_dy, out=out)
+            out -= xc[a:b] * k
+            out *= scale
+
+        for_blocks(sample_blocks(len(xc), xc[0].size), input_grad)
+        return dx.reshape(shape)
 
     def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"
         )
+
+
+def _channel_sums(a: np.ndarray, total: type | None = None) -> np.ndarray:
+    """Σ over axes 0 and 2 of (N, C, L): a BLAS matrix-vector product with ones over rows of L, then Σ over N
+    (accumulated in ``total``, e.g. float64, when given)."""
+    n, c, length = a.shape
+    return (a.reshape(n * c, length) @ np.ones(length, a.dtype)).reshape(n, c).sum(axis=0, dtype=total)
+
+
+def _row_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, C): Σ_L a·b of (N, C, L) arrays, a dot product per row of L (BLAS's with NumPy ≥ 2)."""
+    n, c, length = a.shape
+    a2, b2 = a.reshape(n * c, length), b.reshape(n * c, length)
+    return (np.vecdot(a2, b2) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", a2, b2)).reshape(n, c)
+
+
+def _channel_dots(a: np.ndarray, b: np.ndarray, total: type | None = None) -> np.ndarray:
+    """Σ a·b over axes 0 and 2 of (N, C, L): a dot product per row of L, then Σ over N (in ``total``)."""
+    return _row_dots(a, b).sum(axis=0, dtype=total)
 
 
 class BatchNorm1d(_BatchNorm):

@@ -112,8 +112,9 @@ def numpy_stats_packed(taps: Taps, histograms: bool = True, bins: int = 30) -> n
     """The packed statistics of a scratch pass (see ``unpack_stats``)."""
     wn = [np.linalg.norm(g) for g in taps.weight_grads]
     bn = [np.nan if g is None else np.linalg.norm(g) for g in taps.bias_grads]
-    dead = [np.mean(np.all(dz == 0, axis=0)) for dz in taps.preact_grads]
-    zero = [np.mean(dz == 0) for dz in taps.preact_grads]
+    is_zero = [dz == 0 for dz in taps.preact_grads]  # (N, width) each, compared once
+    dead = [np.mean(z.all(axis=0)) for z in is_zero]
+    zero = [np.mean(z) for z in is_zero]
     parts = [np.asarray([float(taps.loss)], dtype=np.float64), wn, bn, dead, zero]
     if histograms:
         parts += [_numpy_histogram(t, bins) for t in (*taps.weight_grads, *taps.preacts, *taps.acts)]

@@ -1,6 +1,6 @@
 """Benchmarks: the scratch twin against torch, the data pipeline, logging, tests and memory.
 
-Eight figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
+Nine figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
 objects (median, min and max of repeated runs, the target, whether it is met), run side by
 side in one process by :func:`~nnlab.bench.runner.run_benchmark` and written as JSON with
 the machine's description (``machine``); ``table`` prints the result::
@@ -18,6 +18,9 @@ the machine's description (``machine``); ``table`` prints the result::
     cache_epoch   one epoch of batches from the memory-mapped uint8 cache against a
                   plain torch Dataset that decodes every JPEG each epoch
                   (DataLoader, num_workers = cores)
+    cpu_epoch     an epoch on the CPU end to end (batches read from a 25,000-image
+                  memory-mapped cache, normalized, trained; logistic and MLP, each
+                  twin), images/s beside the bare step's images/s of the same model
     gpu_epoch     logistic model, 25,000 images resident on the GPU as uint8, batch
                   128 and 1,024, eager / torch.compile / CUDA graph, against the
                   bandwidth floor (one read of the images); skipped without CUDA

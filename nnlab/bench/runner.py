@@ -16,6 +16,7 @@ import numpy as np
 
 from nnlab.bench.cache_epoch import figure_cache_epoch
 from nnlab.bench.cnn_step import figure_cnn_step
+from nnlab.bench.cpu_epoch import figure_cpu_epoch
 from nnlab.bench.decode import figure_decode
 from nnlab.bench.gpu_epoch import figure_gpu_epoch
 from nnlab.bench.machine import describe_machine
@@ -31,6 +32,7 @@ FIGURE_FUNCTIONS: dict[str, Callable[[BenchSettings, bool], list[Row]]] = {
     "cnn_step": figure_cnn_step,
     "decode": figure_decode,
     "cache_epoch": figure_cache_epoch,
+    "cpu_epoch": figure_cpu_epoch,
     "gpu_epoch": figure_gpu_epoch,
     "tensorboard": figure_tensorboard,
     "parity_suite": figure_parity_suite,

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("train_step", "cnn_step", "decode", "cache_epoch", "gpu_epoch", "tensorboard", "parity_suite", "memory")
+FIGURES = ("train_step", "cnn_step", "decode", "cache_epoch", "cpu_epoch", "gpu_epoch", "tensorboard", "parity_suite",
+           "memory")
 MODES = ("full", "quick", "tiny")
 DEFAULT_OUT = Path("bench_results") / "bench.json"
 
@@ -38,6 +39,11 @@ class BenchSettings:
     epoch_images: int = 1000
     epoch_repeats: int = 3
     image_size: int = 100
+    # cpu_epoch: the trainer's epoch from a memory-mapped cache, logistic and MLP, both twins
+    cpu_epoch_images: int = 25_000
+    cpu_epoch_repeats: int = 3
+    cpu_epoch_models: tuple = ("logistic", "mlp")
+    cpu_epoch_threads: int = 0  # 0 = every available core
     # gpu_epoch
     gpu_images: int = 25_000
     gpu_batches: tuple = (128, 1024)
@@ -67,7 +73,8 @@ class BenchSettings:
         if mode == "quick":
             return replace(
                 full, mode="quick", repeats=3, warmup=1, step_threads=(0,), min_case_seconds=0.5, decode_small=200, decode_large=100,
-                decode_repeats=2, epoch_images=400, epoch_repeats=2, gpu_repeats=5, tb_repeats=2,
+                decode_repeats=2, epoch_images=400, epoch_repeats=2, cpu_epoch_repeats=2, gpu_repeats=5,
+                tb_repeats=2,
                 run_suite=False, memory_impls=("torch",),
             )
         # tiny: every code path in seconds, for the test suite; the numbers mean nothing
@@ -75,7 +82,8 @@ class BenchSettings:
             full, mode="tiny", repeats=1, warmup=0, min_case_seconds=0.0, in_features=300, hidden=16, batch=8, step_threads=(1,),
             peak_n=64, cnn_channels=(4, 8), cnn_image_size=16, cnn_batch=8,
             decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
-            epoch_repeats=1, image_size=16, gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
+            epoch_repeats=1, image_size=16, cpu_epoch_images=64, cpu_epoch_repeats=1, cpu_epoch_models=("logistic",),
+            gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
             tb_steps_per_epoch=6,
             tb_hist_every=5, tb_repeats=1, tb_image_size=8, vanishing=False, run_suite=False,
             memory_images=64, memory_impls=("scratch",),  # a torch optimizer would import torch._dynamo: +2.5 s

@@ -112,17 +112,23 @@ def time_pairs(a: Callable[[], Any], b: Callable[[], Any], repeats: int = 5,
 
 @contextlib.contextmanager
 def cpu_threads(n: int):
-    """Run with ``n`` threads in NumPy's BLAS (threadpoolctl) and in torch's intra-op pool."""
+    """Run with ``n`` threads in NumPy's BLAS (threadpoolctl), in torch's intra-op pool and in the scratch
+    layers' elementwise work (``scratch.parallel``)."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    before = torch.get_num_threads()
+    import scratch.optim  # noqa: F401  (SciPy's BLAS loaded before the limit, so that it is limited too)
+    import scratch.parallel
+
+    before, before_scratch = torch.get_num_threads(), scratch.parallel.get_num_threads()
     with threadpool_limits(limits=n, user_api="blas"):
         torch.set_num_threads(n)
+        scratch.parallel.set_num_threads(n)
         try:
             yield
         finally:
             torch.set_num_threads(before)
+            scratch.parallel.set_num_threads(before_scratch)
 
 
 def progress_bar(iterable, progress: bool, desc: str, total: int | None = None):

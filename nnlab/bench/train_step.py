@@ -7,7 +7,6 @@ from typing import Callable
 
 import numpy as np
 
-import scratch.optim  # noqa: F401  (loads SciPy's BLAS now, so that cpu_threads limits its threads too)
 from nnlab.bench.settings import BenchSettings
 from nnlab.bench.timing import Row, Timing, cpu_threads, make_row, progress_bar, time_pairs, time_repeats
 from nnlab.runtime import available_cores

@@ -34,6 +34,10 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
                 images/s on all cores (scaling target >= 0.8 of linear)
   cache_epoch   one epoch of batches from the memory-mapped uint8 cache against a plain torch
                 Dataset decoding every JPEG each epoch, DataLoader(num_workers=cores) (target >= 50x)
+  cpu_epoch     an epoch on the CPU end to end: 25,000 images of a memory-mapped cache read, normalized
+                and trained in batches of 128 (logistic and MLP 30,000-256-1, float32 Adam, each twin),
+                images/s beside the bare step's (targets for the logistic model: scratch >= 30,000, torch
+                >= 25,000, torch's epoch <= 1.3x scratch's)
   gpu_epoch     logistic model, 25,000 uint8 images resident on the GPU, batch 128 and 1,024,
                 plain / torch.compile / CUDA graph, ms per epoch (target <= 20 at 1,024) and the
                 ratio to the bandwidth floor; skipped without CUDA

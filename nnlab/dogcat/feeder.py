@@ -25,6 +25,7 @@ import numpy as np
 
 from nnlab.dogcat.augment import AugmentDraws, augment_numpy
 from nnlab.dogcat.cache import BatchReader
+from nnlab.runtime import available_cores
 
 
 class _Slot:
@@ -36,34 +37,42 @@ class _Slot:
         self.idx: np.ndarray | None = None
         self.draws: AugmentDraws | None = None
 
-    def fill(self, reader: BatchReader, normalization: Any, dtype: np.dtype, idx: np.ndarray,
-             draws: AugmentDraws | None) -> np.ndarray:
-        n, shape = len(idx), (len(idx), *reader.row_shape)
-        if self.rows.size < n * reader.row_bytes:
-            self.rows = np.empty(n * reader.row_bytes, np.uint8)
-        if self.floats.size < int(np.prod(shape)) or self.floats.dtype != dtype:
-            self.floats = np.empty(int(np.prod(shape)), dtype)
-        rows = reader.read(idx, out=self.rows[:n * reader.row_bytes].view(reader.dtype).reshape(shape))
-        if draws is not None:
-            rows = augment_numpy(rows, draws)
-        out = normalization.apply_numpy(rows, dtype, out=self.floats[:int(np.prod(shape))].reshape(shape))
-        self.idx, self.draws = idx, draws
-        return out
+    def views(self, reader: BatchReader, dtype: np.dtype, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(uint8 rows, floats) of shape (n, *row shape), grown when needed."""
+        shape = (n, *reader.row_shape)
+        size = int(np.prod(shape))
+        if self.rows.size < size * reader.dtype.itemsize:
+            self.rows = np.empty(size * reader.dtype.itemsize, np.uint8)
+        if self.floats.size < size or self.floats.dtype != dtype:
+            self.floats = np.empty(size, dtype)
+        return self.rows[:size * reader.dtype.itemsize].view(reader.dtype).reshape(shape), \
+            self.floats[:size].reshape(shape)
+
+
+def _fill(reader: BatchReader, normalization: Any, dtype: np.dtype, idx: np.ndarray, rows: np.ndarray,
+          out: np.ndarray, draws: AugmentDraws | None) -> None:
+    """Read the images of ``idx`` into ``rows``, [augment,] normalise into ``out``."""
+    got = reader.read(idx, out=rows)
+    normalization.apply_numpy(got if draws is None else augment_numpy(got, draws), dtype, out=out)
 
 
 class BatchFeeder:
     """``batch(idx, draws, next_idx)``: the normalised ``dtype`` images of ``idx`` (flipped and shifted by
     ``draws``), while the images of ``next_idx`` are read and normalised in the background.
 
-    ``prefetch=False`` computes every batch on the spot (same values, one thread).
+    A batch is prepared in ``workers`` parts at once (default: one per core), each part
+    its own rows: reading and normalising release the GIL. ``prefetch=False`` computes
+    every batch on the spot, in the calling thread (the same values).
     """
 
-    def __init__(self, reader: BatchReader, normalization: Any, dtype: Any, prefetch: bool = True) -> None:
+    def __init__(self, reader: BatchReader, normalization: Any, dtype: Any, prefetch: bool = True,
+                 workers: int | None = None) -> None:
         self.reader, self.normalization, self.dtype = reader, normalization, np.dtype(dtype)
         self.prefetch = prefetch
+        self.workers = max(1, available_cores() if workers is None else int(workers)) if prefetch else 1
         self._slots = [_Slot(), _Slot()]
         self._served: tuple[_Slot, np.ndarray] | None = None  # the slot handed out last, and its array
-        self._pending: tuple[_Slot, np.ndarray, Future] | None = None
+        self._pending: tuple[_Slot, np.ndarray, np.ndarray, list[Future]] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.prepared_hits = 0  # batches that were ready (or being prepared) when asked for
 
@@ -76,18 +85,29 @@ class BatchFeeder:
                 return out  # the second twin of a lockstep run: the very same array
         out = None
         if self._pending is not None:
-            slot, pending_idx, future = self._pending
+            slot, pending_idx, floats, futures = self._pending
             self._pending = None
-            result = future.result()  # also when unused: its slot must be free before it is written again
+            for future in futures:  # also when unused: its slot must be free before it is written again
+                future.result()
             if draws is None and np.array_equal(pending_idx, idx):
-                out = result
+                slot.idx, slot.draws, out = pending_idx, None, floats
                 self.prepared_hits += 1
         if out is None:
             slot = self._free_slot()
-            out = slot.fill(self.reader, self.normalization, self.dtype, idx, draws)
+            rows, out = slot.views(self.reader, self.dtype, len(idx))
+            if draws is None:
+                for future in self._submit(idx, rows, out):
+                    future.result()
+            else:  # augmentation draws cover the whole batch: one part
+                _fill(self.reader, self.normalization, self.dtype, idx, rows, out, draws)
+            slot.idx, slot.draws = idx, draws
         self._served = (slot, out)
         if self.prefetch and next_idx is not None and len(next_idx):
-            self._prepare(np.array(next_idx, dtype=np.int64))
+            nxt = np.array(next_idx, dtype=np.int64)
+            free = self._free_slot()
+            free.idx = None  # being written: never served from before its futures are read
+            rows, floats = free.views(self.reader, self.dtype, len(nxt))
+            self._pending = (free, nxt, floats, self._submit(nxt, rows, floats))
         return out
 
     def _free_slot(self) -> _Slot:
@@ -95,13 +115,19 @@ class BatchFeeder:
         served = self._served[0] if self._served is not None else None
         return self._slots[1] if served is self._slots[0] else self._slots[0]
 
-    def _prepare(self, idx: np.ndarray) -> None:
-        slot = self._free_slot()
-        slot.idx = None  # being written: never served from before the future is read
+    def _submit(self, idx: np.ndarray, rows: np.ndarray, out: np.ndarray) -> list[Future]:
+        """Read and normalise ``idx`` in ``workers`` parts (in the calling thread when there is one)."""
+        parts = min(self.workers, len(idx))
+        if parts <= 1 and not self.prefetch:
+            done: Future = Future()
+            done.set_result(_fill(self.reader, self.normalization, self.dtype, idx, rows, out, None))
+            return [done]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-feeder")
-        future = self._pool.submit(slot.fill, self.reader, self.normalization, self.dtype, idx, None)
-        self._pending = (slot, idx, future)
+            self.reader.read(idx[:1], out=rows[:1])  # opens the cache file here, before threads share the reader
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="batch-feeder")
+        cuts = np.linspace(0, len(idx), parts + 1).astype(int)
+        return [self._pool.submit(_fill, self.reader, self.normalization, self.dtype, idx[a:b], rows[a:b],
+                                  out[a:b], None) for a, b in zip(cuts[:-1], cuts[1:])]
 
     def eval_batch(self, idx: Any) -> np.ndarray:
         """The normalised images of ``idx`` in a new array (evaluation batches: larger, and once an epoch)."""
@@ -110,9 +136,10 @@ class BatchFeeder:
         return self.normalization.apply_numpy(rows, self.dtype)
 
     def close(self) -> None:
-        """Wait for the batch being prepared and stop the worker thread."""
+        """Wait for the batch being prepared and stop the worker threads."""
         if self._pending is not None:
-            self._pending[2].result()
+            for future in self._pending[3]:
+                future.result()
             self._pending = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)

@@ -43,15 +43,21 @@ class DistContext:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def distributed(self) -> bool:
+        """A process group was joined (also by a launch of one process): the model is wrapped in DDP."""
+        return self.backend is not None
+
 
 def init_from_env(device_choice: str = "auto") -> DistContext:
-    """Join the process group torchrun described in ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``.
+    """Join the process group torchrun described in ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``/``MASTER_ADDR``.
 
-    Without those variables (or with ``WORLD_SIZE=1``) this is a single
-    process and nothing is initialized.
+    Without those variables this is a single process and nothing is initialized; a launch
+    of one process (``torchrun --nproc_per_node=1``) joins a group of one, so its model is
+    wrapped in DDP and its gradients pass through the backend (nccl on CUDA) as with more.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
+    if world <= 1 and not ("MASTER_ADDR" in os.environ and "RANK" in os.environ):
         return DistContext()
     rank = int(os.environ["RANK"])
     local = int(os.environ.get("LOCAL_RANK", rank))

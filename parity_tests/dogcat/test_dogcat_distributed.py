@@ -51,3 +51,43 @@ def test_batchnorm_with_several_cpu_processes_is_refused():
     model = build_torch_model(ModelSpec("mlp", (3, 4, 4), hidden=(4,), batchnorm=True))
     with pytest.raises(ValueError, match="SyncBatchNorm needs CUDA"):
         prepare_batchnorm(model, DistContext(rank=0, world_size=2, backend="gloo"))
+
+
+def _train_and_report(config, data, report_path):
+    import json
+
+    import torch.distributed as dist
+
+    from nnlab.dogcat.twins import TorchTwin
+
+    seen = {}
+    original = TorchTwin.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        seen["wrapped"] = type(self.model).__name__
+
+    TorchTwin.__init__ = spy
+    train(config, data=data, log=lambda m: None)
+    with open(report_path, "w") as f:
+        json.dump({"backend": dist.get_backend(), "world_size": dist.get_world_size(), **seen}, f)
+
+
+def test_a_launch_of_one_process_joins_a_group_of_one_and_trains_through_ddp(tmp_path):
+    """As ``torchrun --nproc_per_node=1``: the process joins a group of one (gloo here, nccl on CUDA), wraps the model
+    in DDP, and ends with the weights of a plain run."""
+    import json
+
+    data = tiny_dogcat()
+    common = dict(model="mlp", hidden=[6], optimizer="adam", lr=1e-2, dtype="float64", batch_size=13, epochs=1,
+                  device="cpu", image_size=8, tensorboard=False, progress=False)
+    single = train(TrainConfig(logdir=str(tmp_path / "single"), **common), data=data, log=lambda m: None)
+    report = tmp_path / "group.json"
+    launch_local(_train_and_report, 1, TrainConfig(logdir=str(tmp_path / "one"), **common), data, str(report),
+                 start_method="fork")
+    assert json.loads(report.read_text()) == {"backend": "gloo", "world_size": 1,
+                                              "wrapped": "DistributedDataParallel"}
+    ckpt = load_checkpoint(tmp_path / "one" / "checkpoint.pt")
+    for name, value in single.final_states["torch"].items():
+        compare("one launched process vs a plain run", name, ckpt["model"][name].numpy(), value, rtol=1e-12,
+                atol=1e-12)

@@ -60,4 +60,18 @@ def resolve_device(choice: str, local_rank: int | None = None) -> torch.device:
     return device
 
 
-__all__ = ["DEVICES", "available_cores", "show_progress", "resolve_device"]
+def cuda_status() -> tuple[bool, str]:
+    """(whether this Python sees a CUDA device, one line saying what it sees); never raises, also without torch."""
+    try:
+        import torch
+    except ImportError as error:
+        return False, (f"no CUDA here: {sys.executable} cannot import torch ({error}). On a GPU machine pass "
+                       "PYTHON= an interpreter with a CUDA build of torch")
+    if not torch.cuda.is_available():
+        built = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        return False, (f"no CUDA device: torch {torch.__version__} ({built}) sees none "
+                       "(torch.cuda.is_available() is False)")
+    return True, f"CUDA: {torch.cuda.get_device_name(0)} (torch {torch.__version__}, CUDA {torch.version.cuda})"
+
+
+__all__ = ["DEVICES", "available_cores", "show_progress", "resolve_device", "cuda_status"]

@@ -1,6 +1,6 @@
 """Benchmarks: the scratch twin against torch, the data pipeline, logging, tests and memory.
 
-Nine figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
+Eleven figures, one module each, each a function returning :class:`~nnlab.bench.timing.Row`
 objects (median, min and max of repeated runs, the target, whether it is met), run side by
 side in one process by :func:`~nnlab.bench.runner.run_benchmark` and written as JSON with
 the machine's description (``machine``); ``table`` prints the result::
@@ -23,7 +23,13 @@ the machine's description (``machine``); ``table`` prints the result::
                   twin), images/s beside the bare step's images/s of the same model
     gpu_epoch     logistic model, 25,000 images resident on the GPU as uint8, batch
                   128 and 1,024, eager / torch.compile / CUDA graph, against the
-                  bandwidth floor (one read of the images); skipped without CUDA
+                  bandwidth floor (one read of the images at the measured copy
+                  bandwidth); skipped without CUDA
+    gpu_cnn_epoch the CNN's epoch on the GPU as --amp trains it (25,000 images,
+                  flips and shifts on the device, bf16, channels-last) against the
+                  FLOP floor (its convolutions at the measured bf16 matmul peak)
+    gpu_vanishing the vanishing study's torch twin on the GPU against the CPU, and
+                  against the launch floor (kernels per step x launch time)
     tensorboard   dog/cat trainer with weight and gradient histograms at the default
                   interval against none, end to end and as one event's cost over the
                   interval's steps; the vanishing-gradient study's own figure
@@ -39,5 +45,5 @@ Targets are reported, never asserted.
 """
 
 from nnlab.bench.runner import FIGURE_FUNCTIONS, run_benchmark, write_json  # noqa: F401
-from nnlab.bench.settings import DEFAULT_OUT, FIGURES, MODES, BenchSettings  # noqa: F401
+from nnlab.bench.settings import DEFAULT_OUT, FIGURES, GPU_FIGURES, MODES, BenchSettings  # noqa: F401
 from nnlab.bench.table import format_table, summary_line  # noqa: F401

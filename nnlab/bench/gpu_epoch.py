@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from nnlab.bench.gpu_floors import copy_bandwidth, cuda_event_timing
 from nnlab.bench.settings import BenchSettings
-from nnlab.bench.timing import Row, Timing, make_row, progress_bar, skipped_row
+from nnlab.bench.timing import Row, make_row, progress_bar, skipped_row
 
 
 class GpuLogistic:
@@ -64,9 +65,9 @@ class GpuLogistic:
                     self._loss(self.static_idx[size]).backward()
                     self.opt.step()
         torch.cuda.current_stream(device).wait_stream(side)
-        for size in self._sizes():
+        for size in self._sizes():  # captured on the warm-up's stream: its cuBLAS workspace is already there
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            with torch.cuda.graph(graph, stream=side):
                 self.opt.zero_grad(set_to_none=False)  # grads are static buffers, zeroed inside the graph
                 self._loss(self.static_idx[size]).backward()
                 self.opt.step()
@@ -89,25 +90,16 @@ class GpuLogistic:
             self.step(order[start:start + self.batch])
 
 
-def cuda_event_timing(fn: Callable[[], Any], repeats: int, warmup: int) -> Timing:
-    """Seconds of ``fn`` between two CUDA events on the current stream, after warm-up."""
+GPU_VARIANTS = ("plain", "cuda_graph", "compile")
+
+
+def no_cuda_reason() -> str | None:
+    """Why the GPU figures cannot run here, or None when torch sees a CUDA device."""
     import torch
 
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(max(1, repeats)):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        samples.append(start.elapsed_time(end) / 1e3)
-    return Timing(samples)
-
-
-GPU_VARIANTS = ("plain", "compile", "cuda_graph")
+    if torch.cuda.is_available():
+        return None
+    return f"no CUDA device (torch {torch.__version__}: torch.cuda.is_available() is False)"
 
 
 def figure_gpu_epoch(s: BenchSettings, progress: bool = False) -> list[Row]:
@@ -115,29 +107,29 @@ def figure_gpu_epoch(s: BenchSettings, progress: bool = False) -> list[Row]:
 
     from nnlab.dogcat.data import DEFAULT_NORMALIZATION
 
-    cases = [(b, v) for b in s.gpu_batches for v in GPU_VARIANTS]
+    cases = [(b, v) for b in s.gpu_batches for v in s.gpu_variants]
     mb = s.gpu_images * 3 * s.image_size**2 / 1e6
-    floor_case = f"bandwidth floor: one read of {s.gpu_images:,} uint8 images ({mb:.0f} MB)"
+    floor_case = f"bandwidth floor: one read of {s.gpu_images:,} uint8 images ({mb:.0f} MB) at the measured copy bandwidth"
 
     def target(b):
         return "<= 20" if b == 1024 else ""
 
-    if not torch.cuda.is_available():
-        reason = f"no CUDA device (torch {torch.__version__}: torch.cuda.is_available() is False)"
+    reason = no_cuda_reason()
+    if reason:
         return [skipped_row("gpu_epoch", floor_case, "ms", reason)] + [
             skipped_row("gpu_epoch", f"logistic, {s.gpu_images:,} images, batch {b}, {v}", "ms/epoch", reason, target(b))
             for b, v in cases
         ]
     device = torch.device("cuda")
+    bandwidth = copy_bandwidth()
+    floor = mb * 1e6 / bandwidth
+    rows = [make_row("gpu_epoch", floor_case, "ms", [1e3 * floor],
+                     detail=f"device-to-device copy: {bandwidth / 1e9:,.0f} GB/s (read + write); "
+                            f"{torch.cuda.get_device_name(0)}", bandwidth_bytes_per_second=bandwidth)]
     gen = torch.Generator(device=device).manual_seed(0)
     shape = (s.gpu_images, 3, s.image_size, s.image_size)
     images = torch.randint(0, 256, shape, dtype=torch.uint8, device=device, generator=gen)
     labels = torch.randint(0, 2, (s.gpu_images,), device=device, generator=gen).float()
-    flat = images.reshape(-1)
-    words = flat[: flat.numel() // 8 * 8].view(torch.int64)
-    floor = cuda_event_timing(lambda: words.sum(), s.gpu_repeats, 3)
-    rows = [make_row("gpu_epoch", floor_case, "ms", [1e3 * t for t in floor.samples],
-                     detail=f"{flat.numel() / floor.median / 1e9:.0f} GB/s read; {torch.cuda.get_device_name(0)}")]
     for b, v in progress_bar(cases, progress, "GPU epoch"):
         case = f"logistic, {s.gpu_images:,} images, batch {b}, {v}"
         try:
@@ -151,11 +143,12 @@ def figure_gpu_epoch(s: BenchSettings, progress: bool = False) -> list[Row]:
         rows.append(make_row(
             "gpu_epoch", case, "ms/epoch", [1e3 * x for x in t.samples],
             target=target(b),
-            detail=f"{t.median / floor.median:.1f}x the bandwidth floor, {flat.numel() / t.median / 1e9:.0f} GB/s of images",
-            floor_ratio=[x / floor.median for x in t.samples],
+            detail=f"{t.median / floor:.1f}x the bandwidth floor ({1e3 * floor:.2f} ms); "
+                   f"{mb * 1e6 / t.median / 1e9:,.0f} GB/s of images",
+            floor_ratio=[x / floor for x in t.samples],
         ))
         del runner
     return rows
 
 
-__all__ = ["GpuLogistic", "cuda_event_timing", "figure_gpu_epoch", "GPU_VARIANTS"]
+__all__ = ["GpuLogistic", "cuda_event_timing", "figure_gpu_epoch", "no_cuda_reason", "GPU_VARIANTS"]

@@ -18,7 +18,9 @@ from nnlab.bench.cache_epoch import figure_cache_epoch
 from nnlab.bench.cnn_step import figure_cnn_step
 from nnlab.bench.cpu_epoch import figure_cpu_epoch
 from nnlab.bench.decode import figure_decode
+from nnlab.bench.gpu_cnn import figure_gpu_cnn_epoch
 from nnlab.bench.gpu_epoch import figure_gpu_epoch
+from nnlab.bench.gpu_vanishing import figure_gpu_vanishing
 from nnlab.bench.machine import describe_machine
 from nnlab.bench.memory import figure_memory
 from nnlab.bench.parity_suite import figure_parity_suite
@@ -34,6 +36,8 @@ FIGURE_FUNCTIONS: dict[str, Callable[[BenchSettings, bool], list[Row]]] = {
     "cache_epoch": figure_cache_epoch,
     "cpu_epoch": figure_cpu_epoch,
     "gpu_epoch": figure_gpu_epoch,
+    "gpu_cnn_epoch": figure_gpu_cnn_epoch,
+    "gpu_vanishing": figure_gpu_vanishing,
     "tensorboard": figure_tensorboard,
     "parity_suite": figure_parity_suite,
     "memory": figure_memory,

@@ -6,9 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("train_step", "cnn_step", "decode", "cache_epoch", "cpu_epoch", "gpu_epoch", "tensorboard", "parity_suite",
-           "memory")
-MODES = ("full", "quick", "tiny")
+FIGURES = ("train_step", "cnn_step", "decode", "cache_epoch", "cpu_epoch", "gpu_epoch", "gpu_cnn_epoch", "gpu_vanishing",
+           "tensorboard", "parity_suite", "memory")
+#: The figures that need a CUDA device (skipped with the reason elsewhere); make gpu-check runs them.
+GPU_FIGURES = ("gpu_epoch", "gpu_cnn_epoch", "gpu_vanishing")
+MODES = ("full", "quick", "tiny", "gpu")
 DEFAULT_OUT = Path("bench_results") / "bench.json"
 
 
@@ -47,7 +49,13 @@ class BenchSettings:
     # gpu_epoch
     gpu_images: int = 25_000
     gpu_batches: tuple = (128, 1024)
+    gpu_variants: tuple = ("plain", "cuda_graph", "compile")
     gpu_repeats: int = 10
+    # gpu_cnn_epoch: the trainer's CNN epoch on the GPU (bf16 autocast, channels-last, flips and shifts there)
+    gpu_cnn_images: int = 25_000
+    gpu_cnn_repeats: int = 3
+    # gpu_vanishing: the vanishing-gradient study's torch twin on the GPU and on the CPU
+    gpu_vanishing_configs: int = 4
     # tensorboard
     tb_steps: int = 200
     tb_steps_per_epoch: int = 157  # the 25,000-photo Kaggle set: 20,000 training images in batches of 128
@@ -77,13 +85,16 @@ class BenchSettings:
                 tb_repeats=2,
                 run_suite=False, memory_impls=("torch",),
             )
+        if mode == "gpu":  # make gpu-check: the GPU figures at their targets' sizes, fewer repeats
+            return replace(full, mode="gpu", gpu_batches=(1024,), gpu_repeats=5, gpu_cnn_repeats=2)
         # tiny: every code path in seconds, for the test suite; the numbers mean nothing
         return replace(
             full, mode="tiny", repeats=1, warmup=0, min_case_seconds=0.0, in_features=300, hidden=16, batch=8, step_threads=(1,),
             peak_n=64, cnn_channels=(4, 8), cnn_image_size=16, cnn_batch=8,
             decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
             epoch_repeats=1, image_size=16, cpu_epoch_images=64, cpu_epoch_repeats=1, cpu_epoch_models=("logistic",),
-            gpu_images=512, gpu_batches=(64,), gpu_repeats=1, tb_steps=12,
+            gpu_images=512, gpu_batches=(64,), gpu_repeats=1, gpu_cnn_images=256, gpu_cnn_repeats=1,
+            gpu_vanishing_configs=1, tb_steps=12,
             tb_steps_per_epoch=6,
             tb_hist_every=5, tb_repeats=1, tb_image_size=8, vanishing=False, run_suite=False,
             memory_images=64, memory_impls=("scratch",),  # a torch optimizer would import torch._dynamo: +2.5 s
@@ -91,4 +102,4 @@ class BenchSettings:
         )
 
 
-__all__ = ["BenchSettings", "REPO_ROOT", "FIGURES", "MODES", "DEFAULT_OUT"]
+__all__ = ["BenchSettings", "REPO_ROOT", "FIGURES", "GPU_FIGURES", "MODES", "DEFAULT_OUT"]

@@ -36,10 +36,10 @@ def test_tiny_benchmark_writes_every_figure(tmp_path, capsys):
             elif not row["reason"]:
                 assert math.isfinite(row["median"]) and row["min"] <= row["median"] <= row["max"], where
                 assert row["met"] in ((True, False) if row["target"] else (None,)), where
-    gpu_rows = result["figures"]["gpu_epoch"]["rows"]
     if not torch.cuda.is_available():
-        assert result["figures"]["gpu_epoch"]["skipped"]
-        assert all(r["skipped"] and "CUDA" in r["reason"] for r in gpu_rows)
+        for name in bench.GPU_FIGURES:
+            assert result["figures"][name]["skipped"], name
+            assert all(r["skipped"] and "CUDA" in r["reason"] for r in result["figures"][name]["rows"]), name
     assert result["figures"]["parity_suite"]["skipped"]  # tiny mode never runs the suite (no recursion)
     printed = capsys.readouterr().out
     assert "median" in printed and "target" in printed and str(out) in printed

@@ -44,3 +44,22 @@ def deterministic():
     torch.use_deterministic_algorithms(before[0], warn_only=before[1])
     torch.backends.cudnn.benchmark = before[2]
 
+
+
+def pytest_runtest_logreport(report):
+    """With ``$GPU_CHECK_TEST_LOG`` set (``make gpu-check``), append each test's outcome as a JSON line the moment it
+    is known, so a run stopped at its time limit still reports every test that finished."""
+    import json
+
+    path = os.environ.get("GPU_CHECK_TEST_LOG")
+    if not path or (report.when != "call" and report.passed):
+        return
+    if report.skipped:
+        outcome = "skipped"
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    else:
+        outcome = report.outcome if report.when == "call" else ("passed" if report.passed else "error")
+        message = "" if report.passed else report.longreprtext[-3000:]
+    with open(path, "a") as f:
+        f.write(json.dumps({"nodeid": report.nodeid, "phase": report.when, "outcome": outcome,
+                            "seconds": round(report.duration, 3), "message": message}) + "\n")

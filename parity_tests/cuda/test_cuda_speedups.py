@@ -45,22 +45,6 @@ def start_of(config, data):
     return {k: np.asarray(v, np.float64) for k, v in initial_state_dict(spec, config.seed, "float32").items()}
 
 
-@pytest.mark.parametrize("kind", list(MODELS))
-@pytest.mark.parametrize("switch, bound", [("amp", 0.1), ("compile", 1e-3)])
-def test_amp_and_compile_follow_the_float32_eager_run(tmp_path, synthetic_photos, kind, switch, bound):
-    eager_cfg = run_config(tmp_path / "eager", impl="torch", **SGD, **MODELS[kind])
-    eager = train(eager_cfg, data=synthetic_photos, log=quiet)
-    fast = train(run_config(tmp_path / switch, impl="torch", **{switch: True}, **SGD, **MODELS[kind]),
-                 data=synthetic_photos, log=quiet)
-    assert eager.global_step == fast.global_step == K
-    state, reference = fast.final_states["torch"], eager.final_states["torch"]
-    gap, largest = relative_gap(state, reference, start_of(eager_cfg, synthetic_photos))
-    assert np.isfinite(largest), f"--{switch} {kind}: non-finite parameters"
-    assert all(np.isfinite(np.asarray(v)).all() for v in state.values())
-    assert gap <= bound, f"--{switch} {kind}: {gap:.2e} of the float32 eager run's distance apart (bound {bound})"
-    assert len(fast.history) == 2 and all(np.isfinite(h["train_loss"]) for h in fast.history)
-
-
 def test_the_benchmarks_cuda_graph_replays_the_eager_steps():
     """The bench's logistic epoch as a CUDA graph: from the same weights and Adam state (capturable, as captured),
     K replays with the batches' indices copied into the static buffer end where K eager steps end (float32,
@@ -88,3 +72,21 @@ def test_the_benchmarks_cuda_graph_replays_the_eager_steps():
         assert torch.isfinite(a).all(), name
         assert (a - b).abs().max().item() <= 1e-6 * b.abs().max().item(), name
     assert (graphed.model.weight - before).abs().max().item() > 0  # the replays really trained
+
+
+CASES = [("amp", 0.1, kind) for kind in MODELS] + [("compile", 1e-3, "logistic"), ("compile", 1e-3, "cnn")]
+
+
+@pytest.mark.parametrize("switch, bound, kind", CASES, ids=[f"{s}-{k}" for s, _, k in CASES])
+def test_amp_and_compile_follow_the_float32_eager_run(tmp_path, synthetic_photos, kind, switch, bound):
+    eager_cfg = run_config(tmp_path / "eager", impl="torch", **SGD, **MODELS[kind])
+    eager = train(eager_cfg, data=synthetic_photos, log=quiet)
+    fast = train(run_config(tmp_path / switch, impl="torch", **{switch: True}, **SGD, **MODELS[kind]),
+                 data=synthetic_photos, log=quiet)
+    assert eager.global_step == fast.global_step == K
+    state, reference = fast.final_states["torch"], eager.final_states["torch"]
+    gap, largest = relative_gap(state, reference, start_of(eager_cfg, synthetic_photos))
+    assert np.isfinite(largest), f"--{switch} {kind}: non-finite parameters"
+    assert all(np.isfinite(np.asarray(v)).all() for v in state.values())
+    assert gap <= bound, f"--{switch} {kind}: {gap:.2e} of the float32 eager run's distance apart (bound {bound})"
+    assert len(fast.history) == 2 and all(np.isfinite(h["train_loss"]) for h in fast.history)

@@ -99,3 +99,40 @@ def test_wrong_input_shape_names_both_shapes():
         ModelSpec("cnn", (3, 8, 8), channels=(2, 2, 2, 2))
     with pytest.raises(ValueError, match=r"dropout: expected a probability in \[0, 1\), got 1.0"):
         ModelSpec("cnn", (3, 8, 8), channels=(2,), dropout=1.0)
+
+
+def test_relu_blocks_pool_first_and_compute_the_same_function_and_gradient():
+    """max(relu(a), relu(b)) = relu(max(a, b)): a ReLU block pools before the activation; output, input gradient
+    and parameter gradients equal conv → BN → ReLU → pool exactly, windows with ties and all-negative ones too."""
+    import copy
+
+    from nnlab.dogcat.models import ScratchConvBlock, TorchConvBlock
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 2, 6, 6))
+    x[:, :, :4, :4] = 0.0  # the conv's outputs (0..2, 0..2) are all alike: tied maxima in a pooling window
+    upstream = rng.standard_normal((4, 3, 3, 3))
+    for make, run in ((lambda: ScratchConvBlock(2, 3, "relu", np.float64, 0), "scratch"),
+                      (lambda: TorchConvBlock(2, 3, "relu", dtype=torch.float64), "torch")):
+        fast = make()
+        slow = copy.deepcopy(fast)
+        slow.pool_first = False
+        assert fast.pool_first
+        results = []
+        for block in (fast, slow):
+            if run == "scratch":
+                y = block.forward(x)
+                dx = block.backward(upstream)
+                grads = [p.grad for _, p in block.named_parameters()]
+            else:
+                xt = torch.from_numpy(x).requires_grad_()
+                y = block(xt)
+                y.backward(torch.from_numpy(upstream))
+                y, dx, grads = y.detach().numpy(), xt.grad.numpy(), [p.grad.numpy() for p in block.parameters()]
+            results.append((y, dx, grads))
+        (y1, dx1, g1), (y2, dx2, g2) = results
+        assert (y1 == 0).any() and (y1 > 0).any()
+        np.testing.assert_array_equal(y1, y2)
+        np.testing.assert_array_equal(dx1, dx2)
+        for a, b in zip(g1, g2):
+            np.testing.assert_array_equal(a, b)

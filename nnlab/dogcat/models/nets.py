@@ -11,7 +11,10 @@ A :class:`ScratchConvBlock` / :class:`TorchConvBlock` is ``conv`` (3x3, padding 
 bias: the BatchNorm after it subtracts the batch mean, which would cancel a bias) →
 ``bn`` (BatchNorm2d) → ``act`` → ``pool`` (2x2 max-pool, halving the image), so the CNN's
 keys read by block: ``features.0.conv.weight``, ``features.0.bn.running_mean``, …,
-``classifier.weight``. Global average pooling makes the classifier's input the mean of
+``classifier.weight``. With ReLU the block pools first: max(relu(a), relu(b)) =
+relu(max(a, b)) exactly, and the gradient is the same too (it reaches the window's
+first maximum if that is positive, nothing otherwise), so this is the same function
+with the activation on a quarter of the pixels. Global average pooling makes the classifier's input the mean of
 each last-block channel over the image, y = W·mean_{h,w}(features(x)) + b.
 
 Dropout draws its masks from a NumPy generator (``dropout_rng``) in both twins; two
@@ -59,12 +62,20 @@ class ScratchConvBlock(Module):
         self.bn = BatchNorm2d(out_channels, dtype=dtype)
         self.act = scratch_mlp.ACTIVATIONS[activation]()
         self.pool = MaxPool2d(2)
+        self.pool_first = activation == "relu"  # max-pool and ReLU commute: the same function, cheaper
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self.pool.forward(self.act.forward(self.bn.forward(self.conv.forward(x))))
+        h = self.bn.forward(self.conv.forward(x))
+        if self.pool_first:
+            return self.act.forward(self.pool.forward(h))
+        return self.pool.forward(self.act.forward(h))
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
-        return self.conv.backward(self.bn.backward(self.act.backward(self.pool.backward(dout))))
+        if self.pool_first:
+            d = self.pool.backward(self.act.backward(dout))
+        else:
+            d = self.act.backward(self.pool.backward(dout))
+        return self.conv.backward(self.bn.backward(d))
 
 
 class ScratchDogCatNet(Module):
@@ -150,9 +161,11 @@ class TorchConvBlock(torch.nn.Module):
         self.bn = torch.nn.BatchNorm2d(out_channels, **kw)
         self.act = torch_mlp.ACTIVATIONS[activation]()
         self.pool = torch.nn.MaxPool2d(2)
+        self.pool_first = activation == "relu"  # max-pool and ReLU commute: the same function, cheaper
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pool(self.act(self.bn(self.conv(x))))
+        h = self.bn(self.conv(x))
+        return self.act(self.pool(h)) if self.pool_first else self.pool(self.act(h))
 
 
 class TorchDogCatNet(torch.nn.Module):

@@ -10,7 +10,7 @@ the machine's description (``machine``); ``table`` prints the result::
                   SGD/Adam), and GFLOP/s of the two big matrix products against a
                   measured BLAS peak (a large square NumPy matmul)
     cnn_step      scratch/torch time of one training step of the dog/cat CNN
-                  (16-32-64-128 on 3x100x100, float32, Adam, batch 64), its conv
+                  (16-32-64-128-256 on 3x100x100, float32, Adam, batch 64), its conv
                   GFLOP/s against the BLAS peak, and scratch's time per layer kind
     decode        first-pass JPEG → 3x100x100 uint8 decode, images per CPU-second on
                   one core and images/s on all cores, against the plain

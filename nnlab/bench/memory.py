@@ -77,7 +77,8 @@ def memory_child(request_json: str) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     model = request.get("model", "logistic")
-    config = TrainConfig(model=model, impl=request["impl"], device="cpu", epochs=1,
+    channels = {"channels": request["channels"]} if model == "cnn" else {}
+    config = TrainConfig(model=model, impl=request["impl"], device="cpu", epochs=1, **channels,
                          batch_size=128 if model == "logistic" else None,  # None: the model's default
                          image_size=images.shape[-1], tensorboard=False, logdir=request["logdir"], progress=False)
     start = time.perf_counter()
@@ -100,6 +101,7 @@ def figure_memory(s: BenchSettings, progress: bool = False) -> list[Row]:
         cases = [(model, impl) for model in s.memory_models for impl in s.memory_impls]
         for model, impl in progress_bar(cases, progress, "peak RSS"):
             request = json.dumps({"npy": str(npy), "json": str(meta), "impl": impl, "model": model,
+                                  "channels": list(s.cnn_channels),
                                   "logdir": str(Path(tmp) / f"{model}-{impl}")})
             code = "import sys; from nnlab.bench.memory import memory_child; memory_child(sys.argv[1])"
             done = subprocess.run([sys.executable, "-c", code, request], cwd=REPO_ROOT, capture_output=True,

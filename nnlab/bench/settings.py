@@ -30,7 +30,7 @@ class BenchSettings:
     block_seconds: float = 0.05  # steps shorter than this are timed in blocks (median of the block)
     peak_n: int = 3072
     # cnn_step: the dog/cat CNN's default blocks on the trainer's images and batch
-    cnn_channels: tuple = (16, 32, 64, 128)
+    cnn_channels: tuple = (16, 32, 64, 128, 256)
     cnn_image_size: int = 100
     cnn_batch: int = 64
     # decode and cache_epoch

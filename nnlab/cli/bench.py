@@ -25,7 +25,7 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
                 MLP 30,000-256-1 (ReLU), batch 128, float32 and float64, SGD and Adam, with one
                 thread and with every core (target <= 1.0); GFLOP/s of the first layer's two big
                 matrix products against a measured BLAS peak
-  cnn_step      one training step of the dog/cat CNN (16-32-64-128 on 3x100x100, float32, Adam,
+  cnn_step      one training step of the dog/cat CNN (16-32-64-128-256 on 3x100x100, float32, Adam,
                 batch 64), scratch time / torch time, one thread and every core (target <= 2.0);
                 conv GFLOP/s of both against the BLAS peak; scratch's time by layer kind
   decode        first-pass decode of JPEGs to 3x100x100 uint8 (the shared 200x200 sample and
@@ -40,7 +40,13 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
                 >= 25,000, torch's epoch <= 1.3x scratch's)
   gpu_epoch     logistic model, 25,000 uint8 images resident on the GPU, batch 128 and 1,024,
                 plain / torch.compile / CUDA graph, ms per epoch (target <= 20 at 1,024) and the
-                ratio to the bandwidth floor; skipped without CUDA
+                ratio to the bandwidth floor (the images' bytes at a measured device copy's bandwidth);
+                skipped without CUDA
+  gpu_cnn_epoch the CNN's epoch as --model cnn --amp trains it on the GPU: 25,000 resident images,
+                flips and shifts on the device, bf16 autocast, channels-last, batch 64 (target <= 1.5 s),
+                against the FLOP floor (its convolutions at a measured bf16 matmul peak); skipped without CUDA
+  gpu_vanishing the vanishing study's torch twin on the GPU against the CPU, and against the launch
+                floor (kernels per step x the launch time of a small kernel); skipped without CUDA
   tensorboard   dog/cat trainer with weight and gradient histograms at the default interval
                 against none, end to end and as one event's cost over the interval's steps, and
                 the vanishing-gradient study's logging (target <= 5 %)

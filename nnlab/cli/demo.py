@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     run_script("train_dogcat.py", "--logdir", str(logdir / "dogcat"), "--epochs", str(3 if args.quick else args.epochs),
                *data)
     banner("7. A convolutional network on the same photos")
-    print("  Four blocks of 3x3 convolutions (16, 32, 64, 128 filters), BatchNorm, ReLU and 2x2 max-pooling, then the\n"
+    print("  Five blocks of 3x3 convolutions (16 to 256 filters), BatchNorm, ReLU and 2x2 max-pooling, then the\n"
           "  average of each filter's answer over the image, dropout and one logit; trained on flipped and shifted\n"
           "  copies of the photos, with a cosine learning-rate schedule squeezed into this short run. Watch the\n"
           "  validation accuracy climb past the logistic model's; TensorBoard shows its first-layer filters.")

@@ -121,7 +121,7 @@ def test_model_defaults_fill_only_what_was_not_given():
     assert (mine.lr, mine.augment, mine.dropout, mine.batch_size) == (5e-4, False, 0.0, 64)
     logistic = TrainConfig().validated()
     assert (logistic.lr, logistic.batch_size, logistic.epochs, logistic.augment) == (1e-4, 128, 15, False)
-    assert TrainConfig(model="cnn").describe().startswith("cnn16-32-64-128-relu-drop0.3-torch-adam-lr0.001-bs64")
+    assert TrainConfig(model="cnn").describe().startswith("cnn16-32-64-128-256-relu-drop0.3-torch-adam-lr0.001-bs64")
 
 
 def test_resuming_past_the_end_of_a_cosine_schedule_is_refused(tmp_path):

@@ -62,7 +62,7 @@ def test_cnn_keys_read_by_block_and_the_first_conv_forms_no_input_gradient():
     assert model.state_dict()["classifier.weight"].shape == (1, 8)
     assert model.features[0].conv.needs_input_grad is False and model.features[1].conv.needs_input_grad
     assert spec.describe() == "cnn4-8-relu-drop0.3" and ModelSpec.from_dict(spec.to_dict()) == spec
-    assert ModelSpec("cnn", (3, 32, 32)).channels == (16, 32, 64, 128)  # the default widths
+    assert ModelSpec("cnn", (3, 32, 32)).channels == (16, 32, 64, 128, 256)  # the default widths
 
 
 def test_dropout_masks_follow_the_generator_and_eval_is_deterministic():

@@ -11,7 +11,7 @@ Three models, all ending in one logit z whose sigmoid is P(dog):
   arithmetic and round-off noise in floating point, noise which Adam's g/√v would
   amplify into steps of size lr (and BN's β already shifts).
 - ``cnn``: blocks ``conv 3x3 → BatchNorm2d → activation → 2x2 max-pool`` of the given
-  channel widths (16, 32, 64, 128 by default), global average pooling, Dropout,
+  channel widths (16, 32, 64, 128, 256 by default), global average pooling, Dropout,
   ``Linear(last width, 1)``. Each block sees a window twice as wide as the last (a 3x3
   filter after k halvings spans 3·2^k input pixels), so the last block's filters answer
   for whole ears and snouts, wherever they are: pooling over the image makes the

@@ -19,8 +19,10 @@ MODEL_KINDS = ("logistic", "mlp", "cnn")
 #: ``scratch.mlp.ACTIVATIONS`` / ``torch_ref.mlp.ACTIVATIONS``.
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid")
 
-#: Channel widths of the CNN's blocks when none are given.
-DEFAULT_CHANNELS = (16, 32, 64, 128)
+#: Channel widths of the CNN's blocks when none are given. The fifth block, at 6x6 pixels of a 100x100 image,
+#: adds 3 % of the work and about five points of validation accuracy (measured on the shared sample's seed 1
+#: and 2 splits, 40 epochs: 0.896 and 0.894; four blocks 0.845 on seed 1).
+DEFAULT_CHANNELS = (16, 32, 64, 128, 256)
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 NUMPY_DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -104,7 +106,7 @@ class ModelSpec:
         )
 
     def describe(self) -> str:
-        """Short name for run folders: ``logistic``, ``mlp256-128-relu-bn``, ``cnn16-32-64-128-relu-drop0.3``."""
+        """Short name for run folders: ``logistic``, ``mlp256-128-relu-bn``, ``cnn16-32-64-128-256-relu-drop0.3``."""
         if self.kind == "logistic":
             return "logistic"
         widths = self.hidden if self.kind == "mlp" else self.channels

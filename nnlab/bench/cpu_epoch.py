@@ -63,51 +63,64 @@ def run_epoch(twin, n: int, batch: int, seed: int) -> float:
 
 
 def figure_cpu_epoch(s: BenchSettings, progress: bool = False) -> list[Row]:
-    threads = s.cpu_epoch_threads or available_cores()
+    """The logistic model at each of ``cpu_epoch_threads`` (the step's threads; the feeder's workers take every
+    core), the MLP at every core."""
+    cores = available_cores()
+    counts = sorted({cores if t == 0 else min(t, cores) for t in s.cpu_epoch_threads})
+    cases = [(kind, t) for kind in s.cpu_epoch_models for t in (counts if kind == "logistic" else [cores])]
     batch, n = s.batch, s.cpu_epoch_images
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="nnlab-bench-cpu-epoch-") as tmp, cpu_threads(threads):
+    with tempfile.TemporaryDirectory(prefix="nnlab-bench-cpu-epoch-") as tmp:
         npy, meta = write_synthetic_cache(Path(tmp) / "cache", n, s.image_size)
         images = np.load(npy, mmap_mode="r")  # how the trainer opens its cache
         labels = (np.arange(n) % 2).astype(np.int64)
         in_features = int(np.prod(images.shape[1:]))
-        epochs: dict = {}
-        for kind in progress_bar(s.cpu_epoch_models, progress, "CPU epoch"):
-            twins = {impl: make_twin(impl, kind, images, labels, s.hidden) for impl in ("scratch", "torch")}
-            for twin in twins.values():
-                run_epoch(twin, n, batch, seed=10**6)  # warm-up: the file's pages, the buffers, the thread
-            losses = {}
-            for r in range(s.cpu_epoch_repeats):  # the twins alternate epoch by epoch: the ratios are paired
-                for impl, twin in twins.items():
-                    start = time.perf_counter()
-                    losses[impl] = run_epoch(twin, n, batch, seed=r)
-                    epochs.setdefault((kind, impl), []).append(time.perf_counter() - start)
-            for impl, twin in twins.items():
-                twin.feeder.close()
-                plain = make_twin(impl, kind, images, labels, s.hidden, prefetch=False)
-                start = time.perf_counter()
-                run_epoch(plain, n, batch, seed=0)
-                unprepared = time.perf_counter() - start
-                steps = train_step_functions(kind, "float32", "Adam", in_features, s.hidden, batch)
-                step = time_repeats(steps[0] if impl == "scratch" else steps[1], s.repeats, s.warmup)
-                samples = epochs[(kind, impl)]
-                rate, bare = [n / t for t in samples], batch / step.median
-                shape = f"{in_features:,}→1" if kind == "logistic" else f"{in_features:,}-{s.hidden}-1"
-                rows.append(make_row(
-                    "cpu_epoch", f"end-to-end epoch, {kind} {shape} float32 Adam b{batch}, {impl}, {threads} "
-                                 f"thread{'s' if threads > 1 else ''}: {n:,} images read, normalized, trained",
-                    "img/s", rate, target=TARGETS.get((impl, kind), ""),
-                    detail=(f"{statistics.median(samples):.2f} s an epoch; bare step {bare:,.0f} img/s "
-                            f"({1e3 * step.median:.2f} ms), so the epoch runs at "
-                            f"{statistics.median(rate) / bare:.0%} of it; without the background batch "
-                            f"{n / unprepared:,.0f} img/s; loss {losses[impl]:.4f}"),
-                    epoch_seconds=samples, bare_step_seconds=step.samples, unprepared_epoch_seconds=unprepared,
-                    threads=threads, load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-                ))
-            ratios = [t / c for t, c in zip(epochs[(kind, "torch")], epochs[(kind, "scratch")])]
-            rows.append(make_row("cpu_epoch", f"end-to-end epoch, {kind}: torch's time over scratch's", "x", ratios,
-                                 target=TORCH_OVER_SCRATCH if kind == "logistic" else "",
-                                 detail="epoch by epoch, the twins alternating"))
+        for kind, threads in progress_bar(cases, progress, "CPU epoch"):
+            with cpu_threads(threads):
+                rows += _epochs_of(kind, threads, images, labels, in_features, s)
+    return rows
+
+
+def _epochs_of(kind: str, threads: int, images, labels, in_features: int, s: BenchSettings) -> list[Row]:
+    """Both twins' epochs of ``kind`` alternating, their bare steps, and torch's time over scratch's."""
+    batch, n = s.batch, len(images)
+    twins = {impl: make_twin(impl, kind, images, labels, s.hidden) for impl in ("scratch", "torch")}
+    for twin in twins.values():
+        run_epoch(twin, n, batch, seed=10**6)  # warm-up: the file's pages, the buffers, the threads
+    epochs: dict = {impl: [] for impl in twins}
+    losses = {}
+    for r in range(s.cpu_epoch_repeats):  # the twins alternate epoch by epoch: the ratios are paired
+        for impl, twin in twins.items():
+            start = time.perf_counter()
+            losses[impl] = run_epoch(twin, n, batch, seed=r)
+            epochs[impl].append(time.perf_counter() - start)
+    rows = []
+    label = f"{threads} thread{'s' if threads > 1 else ''}"
+    for impl, twin in twins.items():
+        twin.feeder.close()
+        plain = make_twin(impl, kind, images, labels, s.hidden, prefetch=False)
+        start = time.perf_counter()
+        run_epoch(plain, n, batch, seed=0)
+        unprepared = time.perf_counter() - start
+        steps = train_step_functions(kind, "float32", "Adam", in_features, s.hidden, batch)
+        step = time_repeats(steps[0] if impl == "scratch" else steps[1], s.repeats, s.warmup)
+        samples = epochs[impl]
+        rate, bare = [n / t for t in samples], batch / step.median
+        shape = f"{in_features:,}→1" if kind == "logistic" else f"{in_features:,}-{s.hidden}-1"
+        rows.append(make_row(
+            "cpu_epoch", f"end-to-end epoch, {kind} {shape} float32 Adam b{batch}, {impl}, {label}: {n:,} images "
+                         "read, normalized, trained",
+            "img/s", rate, target=TARGETS.get((impl, kind), ""),
+            detail=(f"{statistics.median(samples):.2f} s an epoch; bare step {bare:,.0f} img/s "
+                    f"({1e3 * step.median:.2f} ms), so the epoch runs at {statistics.median(rate) / bare:.0%} of it; "
+                    f"without the background batch {n / unprepared:,.0f} img/s; loss {losses[impl]:.4f}"),
+            epoch_seconds=samples, bare_step_seconds=step.samples, unprepared_epoch_seconds=unprepared,
+            threads=threads, load_average=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        ))
+    ratios = [t / c for t, c in zip(epochs["torch"], epochs["scratch"])]
+    rows.append(make_row("cpu_epoch", f"end-to-end epoch, {kind}, {label}: torch's time over scratch's", "x", ratios,
+                         target=TORCH_OVER_SCRATCH if kind == "logistic" else "",
+                         detail="epoch by epoch, the twins alternating"))
     return rows
 
 

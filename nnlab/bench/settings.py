@@ -45,7 +45,7 @@ class BenchSettings:
     cpu_epoch_images: int = 25_000
     cpu_epoch_repeats: int = 3
     cpu_epoch_models: tuple = ("logistic", "mlp")
-    cpu_epoch_threads: int = 0  # 0 = every available core
+    cpu_epoch_threads: tuple = (1, 0)  # the logistic model's step threads (0 = every core); the MLP at every core
     # gpu_epoch
     gpu_images: int = 25_000
     gpu_batches: tuple = (128, 1024)
@@ -93,6 +93,7 @@ class BenchSettings:
             peak_n=64, cnn_channels=(4, 8), cnn_image_size=16, cnn_batch=8,
             decode_small=6, decode_large=4, decode_repeats=1, large_size=(120, 90), epoch_images=16,
             epoch_repeats=1, image_size=16, cpu_epoch_images=64, cpu_epoch_repeats=1, cpu_epoch_models=("logistic",),
+            cpu_epoch_threads=(1,),
             gpu_images=512, gpu_batches=(64,), gpu_repeats=1, gpu_cnn_images=256, gpu_cnn_repeats=1,
             gpu_vanishing_configs=1, tb_steps=12,
             tb_steps_per_epoch=6,

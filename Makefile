@@ -23,8 +23,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py $(ARGS)
 
+# The suite on up to four worker processes (pytest-xdist); ARGS='-n 0' runs it in one.
 test: $(STAMP)
-	@$(PY) -m pytest $(ARGS); rc=$$?; \
+	@$(PY) -m pytest -n auto --maxprocesses=4 $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 # The CUDA tests and the GPU figures, into gpu_results/gpu-check.json (under 4 minutes on one GPU).

@@ -314,20 +314,26 @@ def test_empty_and_wrong_parameter_lists():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_plain_sgd_update_is_one_fused_pass_with_torchs_bits(dtype):
     """θ ← θ − γg in one pass (BLAS axpy, one rounding) gives torch's ``param.add_(grad, alpha=-lr)`` bit for bit
-    on a large weight matrix and a non-contiguous one; two roundings (γg, then the sum) would differ in about
-    a quarter of a percent of the weights (counted below)."""
+    on a weight matrix updated in pieces, on one above that size updated in one call, and on a non-contiguous
+    one; two roundings (γg, then the sum) would differ in about a quarter of a percent of the weights
+    (counted below)."""
     rng = np.random.default_rng(3)
     weight = rng.standard_normal((300, 257)).astype(dtype)
     grad = rng.standard_normal(weight.shape).astype(dtype)
+    big = rng.standard_normal(so._AXPY_SMALL + 999).astype(dtype)
+    big_grad = rng.standard_normal(big.shape).astype(dtype)
     strided = Parameter(rng.standard_normal((40, 30)).astype(dtype)[:, ::3])  # the fallback path
-    params = [Parameter(weight.copy()), strided]
+    params = [Parameter(weight.copy()), Parameter(big.copy()), strided]
     opt = so.SGD(params, lr=0.0123)
-    params[0].grad, params[1].grad = grad, np.ones_like(strided.data)
+    params[0].grad, params[1].grad, params[2].grad = grad, big_grad, np.ones_like(strided.data)
     expected_strided = strided.data + np.multiply(np.ones_like(strided.data), -0.0123)
     opt.step()
+    for param, before, g in ((params[0], weight, grad), (params[1], big, big_grad)):
+        expected = torch.from_numpy(before.copy())
+        expected.add_(torch.from_numpy(g), alpha=-0.0123)
+        assert np.array_equal(param.data, expected.numpy()), "scratch SGD's update differs from torch's in bits"
     reference = torch.from_numpy(weight.copy())
     reference.add_(torch.from_numpy(grad), alpha=-0.0123)
-    assert np.array_equal(params[0].data, reference.numpy()), "scratch SGD's update differs from torch's in bits"
     assert np.array_equal(strided.data, expected_strided)
     two_roundings = weight + np.multiply(grad, -0.0123)
     assert np.count_nonzero(two_roundings != reference.numpy()) > 0.0005 * weight.size

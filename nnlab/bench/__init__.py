@@ -33,7 +33,7 @@ the machine's description (``machine``); ``table`` prints the result::
     tensorboard   dog/cat trainer with weight and gradient histograms at the default
                   interval against none, end to end and as one event's cost over the
                   interval's steps; the vanishing-gradient study's own figure
-    parity_suite  wall time of ``python -m pytest -q`` over the test paths
+    parity_suite  wall time of the test suite as ``make test`` runs it (pytest -n auto)
     memory        peak RSS of a subprocess training the logistic model, and the CNN
                   (batch 64), for one epoch from a 25,000-image memory-mapped cache
 

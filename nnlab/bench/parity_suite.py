@@ -1,4 +1,4 @@
-"""Figure 6: the wall time of the whole test suite."""
+"""Figure 6: the wall time of the whole test suite, run as ``make test`` runs it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import time
 from nnlab.bench.settings import REPO_ROOT, BenchSettings
 from nnlab.bench.timing import Row, make_row, skipped_row
 from nnlab.runtime import available_cores
+
+
+# make test's options: pytest-xdist's workers, one per core, at most four.
+SUITE_OPTIONS = ("-n", "auto", "--maxprocesses=4")
 
 
 def suite_paths() -> list[str]:
@@ -26,8 +30,8 @@ def suite_paths() -> list[str]:
 
 def figure_parity_suite(s: BenchSettings, progress: bool = False) -> list[Row]:
     paths = suite_paths()
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *paths]
-    case = f"python -m pytest -q {' '.join(paths)}, {available_cores()} cores"
+    command = [sys.executable, "-m", "pytest", *SUITE_OPTIONS, "-q", "-p", "no:cacheprovider", *paths]
+    case = f"python -m pytest {' '.join(SUITE_OPTIONS)} -q {' '.join(paths)}, {available_cores()} cores"
     if not s.run_suite:
         return [skipped_row("parity_suite", case, "s", f"not run in --{s.mode} mode (the full run measures it)", "< 60")]
     start = time.perf_counter()

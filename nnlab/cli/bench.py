@@ -50,7 +50,8 @@ FIGURE_HELP = """figures (targets from the benchmark issue; reported, never asse
   tensorboard   dog/cat trainer with weight and gradient histograms at the default interval
                 against none, end to end and as one event's cost over the interval's steps, and
                 the vanishing-gradient study's logging (target <= 5 %)
-  parity_suite  wall time of python -m pytest -q over the test paths (target < 60 s)
+  parity_suite  wall time of the test suite as make test runs it: pytest -n auto, at most
+                4 workers (target < 60 s)
   memory        peak RSS of a process training the logistic model (target < 1.2 GB) and the CNN
                 (batch 64, target < 2 GB) for one epoch from a 25,000-image memory-mapped cache
 

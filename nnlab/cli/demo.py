@@ -122,7 +122,7 @@ def compare_dogcat(logistic: dict, cnn: dict) -> None:
     print(f"  The CNN {verdict} after {cnn['epochs']} epochs. "
           "The logistic model weighs each pixel\n  at a fixed place, so a dog moved by a few pixels looks new to it; "
           "the CNN's filters slide over the image and\n  its global pooling forgets where a feature was. With the "
-          "default 30 epochs it reaches about 0.8 (README).")
+          "default 30 epochs it reaches 0.89 on the shared 4,000-photo sample (README).")
 
 
 def main(argv: list[str] | None = None) -> int:

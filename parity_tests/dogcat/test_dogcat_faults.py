@@ -173,11 +173,11 @@ def test_a_full_disk_is_one_clear_error_and_leaves_no_temporary_file(tmp_path, m
     assert f"error: {message}\n" in err and "Traceback" not in err and leftovers(cache_dir) == []
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
+def _mount_tmpfs(where: Path, size: str, options: str = "") -> bool:
     if not LINUX or os.geteuid() != 0:
         return False
     where.mkdir()
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"{options}size={size}", "tmpfs", str(where)],
                           capture_output=True).returncode == 0
 
 
@@ -209,18 +209,29 @@ def test_a_real_full_tmpfs_is_the_same_clear_error(tmp_path):
         subprocess.run(["umount", str(small)], check=False)
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write into a read-only folder")
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX permissions")
 def test_a_read_only_cache_folder_says_what_to_pass(tmp_path):
+    """A folder without write permission; for root, who writes through permission bits, a read-only filesystem."""
     root = make_kaggle(tmp_path / "data", 2, 2, width=16, height=16)
     locked = tmp_path / "ro"
-    locked.mkdir()
-    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    as_root = os.geteuid() == 0
+    if as_root:
+        if not _mount_tmpfs(locked, "1m", options="ro,"):
+            pytest.skip("root writes into any folder, and mounting a read-only tmpfs is not allowed here")
+        why = "Read-only file system"
+    else:
+        locked.mkdir()
+        locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        why = "Permission denied"
     try:
-        with pytest.raises(dogcat_cache.CacheError, match=r"cannot write the image cache in .*ro: Permission "
-                                                          r"denied; pass --cache-dir"):
+        with pytest.raises(dogcat_cache.CacheError, match=rf"cannot write the image cache in .*/ro(/sub)?: {why}; "
+                                                          r"pass --cache-dir"):
             dogcat.load_dogcat(root, size=8, cache_dir=locked / "sub", progress=False)
     finally:
-        locked.chmod(stat.S_IRWXU)
+        if as_root:
+            subprocess.run(["umount", str(locked)], check=False)
+        else:
+            locked.chmod(stat.S_IRWXU)
 
 
 def test_an_unwritable_cache_folder_says_what_to_pass(tmp_path):

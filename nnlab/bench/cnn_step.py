@@ -21,7 +21,7 @@ import numpy as np
 
 from nnlab.bench.settings import BenchSettings
 from nnlab.bench.timing import Row, cpu_threads, make_row, progress_bar, time_pairs
-from nnlab.bench.train_step import blas_peak_gflops
+from nnlab.bench.train_step import blas_peak_gflops, step_pair
 from nnlab.runtime import available_cores
 
 
@@ -41,11 +41,9 @@ def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: fl
     step of the dog/cat CNN on one fixed batch; each returns the loss. torch runs channels-last, as the trainer
     does on the CPU."""
     import torch
-    import torch.nn.functional as F
 
     import scratch.optim as so
     from nnlab.dogcat.models import ModelSpec, build_scratch_model, build_torch_model
-    from scratch.losses import BCEWithLogitsLoss
 
     spec = ModelSpec("cnn", (3, image_size, image_size), channels=tuple(channels), dropout=dropout)
     s_model = build_scratch_model(spec, dtype, seed=seed, dropout_rng=np.random.default_rng(seed))
@@ -56,23 +54,8 @@ def cnn_step_functions(batch: int, image_size: int, channels: tuple, dropout: fl
     y = (rng.random(batch) < 0.5).astype(dtype)
     s_opt = so.Adam(list(s_model.parameters()), lr=1e-3)
     t_opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
-    s_loss = BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last), torch.from_numpy(y)
-
-    def scratch_step() -> float:
-        s_opt.zero_grad()
-        loss = s_loss.forward(s_model.forward(x), y)
-        s_model.backward(s_loss.backward())
-        s_opt.step()
-        return float(loss)
-
-    def torch_step() -> float:
-        t_opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(t_model(xt), yt)
-        loss.backward()
-        t_opt.step()
-        return float(loss.detach())
-
+    scratch_step, torch_step = step_pair(s_model, s_opt, x, y, t_model, t_opt, xt, yt)
     return scratch_step, torch_step, s_model
 
 

@@ -44,10 +44,8 @@ def train_step_functions(kind: str, dtype: str, optimizer: str, in_features: int
     """``(scratch_step, torch_step)``: zero_grad, forward, BCE-with-logits loss, backward,
     optimizer step on one fixed batch; each returns the loss. The input is shared memory."""
     import torch
-    import torch.nn.functional as F
 
     import scratch.optim as so
-    from scratch.losses import BCEWithLogitsLoss
 
     rng = np.random.default_rng(seed + 1)
     x = (rng.standard_normal((batch, in_features)) * 0.5).astype(dtype)
@@ -56,8 +54,18 @@ def train_step_functions(kind: str, dtype: str, optimizer: str, in_features: int
     lr = 1e-3 if optimizer == "SGD" else 1e-4
     s_opt = getattr(so, optimizer)(list(s_model.parameters()), lr=lr)
     t_opt = getattr(torch.optim, optimizer)(t_model.parameters(), lr=lr)
+    return step_pair(s_model, s_opt, x, y, t_model, t_opt, torch.from_numpy(x), torch.from_numpy(y))
+
+
+def step_pair(s_model, s_opt, x: np.ndarray, y: np.ndarray, t_model, t_opt, xt, yt
+              ) -> tuple[Callable[[], float], Callable[[], float]]:
+    """``(scratch_step, torch_step)`` on the fixed batch ``x, y`` (``xt, yt`` for torch): zero_grad, forward,
+    BCE-with-logits loss, backward, optimizer step; each returns the loss."""
+    import torch.nn.functional as F
+
+    from scratch.losses import BCEWithLogitsLoss
+
     s_loss = BCEWithLogitsLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def scratch_step() -> float:
         s_opt.zero_grad()
@@ -158,4 +166,4 @@ def figure_train_step(s: BenchSettings, progress: bool = False) -> list[Row]:
     return rows
 
 
-__all__ = ["build_twin_models", "train_step_functions", "blas_peak_gflops", "matmul_gflops", "figure_train_step"]
+__all__ = ["build_twin_models", "train_step_functions", "step_pair", "blas_peak_gflops", "matmul_gflops", "figure_train_step"]

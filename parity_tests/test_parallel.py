@@ -55,3 +55,30 @@ def test_batchnorm_values_do_not_depend_on_the_thread_count(threads, dtype):
         results.append((y, dx, bn.weight.grad.copy(), bn.weight.data.copy(), bn.running_var.copy()))
     for one, three in zip(results[0], results[1]):
         assert np.array_equal(one, three)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (3, 1, 1)], ids=["tiled 2x2", "overlapping 3x3"])
+def test_maxpool_values_and_gradients_do_not_depend_on_the_thread_count(threads, kernel, stride, padding):
+    """Samples in blocks on 1 and on 3 threads: the same outputs and gradients bit for bit, ties and a NaN
+    included, and torch's."""
+    import torch
+
+    import scratch.pooling as sp
+
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal((20, 3, 60, 60)) * 2)  # several blocks of samples; rounded: many ties
+    x[4, 1, 5, 5] = np.nan
+    d = rng.standard_normal(sp.MaxPool2d(kernel, stride, padding).forward(x).shape)
+    results = []
+    for n in (1, 3):
+        threads(n)
+        pool = sp.MaxPool2d(kernel, stride, padding)
+        results.append((pool.forward(x), pool.backward(d)))
+    for one, three in zip(results[0], results[1]):
+        assert np.array_equal(one, three, equal_nan=True)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.nn.functional.max_pool2d(xt, kernel, stride, padding)
+    yt.backward(torch.from_numpy(d))
+    assert np.array_equal(results[1][0], yt.detach().numpy(), equal_nan=True)
+    # overlapping windows add a pixel's gradients in another order than torch: equal to rounding
+    np.testing.assert_allclose(results[1][1], xt.grad.numpy(), rtol=1e-12, atol=1e-12)

@@ -26,6 +26,7 @@ import numpy as np
 
 from scratch.conv import _pair, _workspace
 from scratch.module import Module, as_float_array
+from scratch.parallel import for_blocks, sample_blocks
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "pool_output_size"]
 
@@ -135,7 +136,9 @@ class MaxPool2d(_Pool2d):
     last NaN, as torch's ``val > max || isnan(val)`` scan picks them. Only the
     winners' offsets (one byte each for kernels up to 16x16) are kept for
     backward; the window values are gathered into a buffer that the next call
-    reuses.
+    reuses. Both directions work in blocks of samples that stay in the cache,
+    shared among ``scratch.parallel``'s threads (the values do not depend on
+    their count).
     """
 
     def __init__(
@@ -162,23 +165,31 @@ class MaxPool2d(_Pool2d):
         N, C = x.shape[:2]
         self._windows = _workspace(self._windows, N, (len(offsets), C) + out_hw, x.dtype)
         windows = self._windows[:N]  # windows[:, k] = the pixels at offset k of every window
-        for k, rows, cols in offsets:
-            np.copyto(windows[:, k], xp[:, :, rows, cols])
-        y = windows.max(axis=1)  # NaN propagates, as in torch
-        winner = np.zeros(y.shape, dtype=np.min_scalar_type(len(offsets) - 1))
-        found = np.zeros(y.shape, dtype=bool)
-        hit = np.empty(y.shape, dtype=bool)
-        for k, rows, cols in offsets:  # first offset holding the maximum, input pixels only
-            np.equal(windows[:, k], y, out=hit)
-            if xp is not x:
-                hit &= self._inside(k, x.shape[2:], out_hw)
-            np.logical_and(hit, ~found, out=hit)
-            winner += np.multiply(hit, k, dtype=winner.dtype)
-            found |= hit
-        if not found.all():  # windows whose maximum is NaN: torch keeps the last NaN
-            nan_window = ~found & np.isnan(y)
-            for k, _, _ in offsets:
-                winner[nan_window & np.isnan(windows[:, k])] = k
+        y = np.empty((N, C) + out_hw, dtype=x.dtype)
+        winner = np.empty(y.shape, dtype=np.min_scalar_type(len(offsets) - 1))
+        inside = None if xp is x else [self._inside(k, x.shape[2:], out_hw) for k, _, _ in offsets]
+
+        def samples(a: int, b: int) -> None:  # samples a..b-1, on whichever thread for_blocks gives them
+            w, yb, wb = windows[a:b], y[a:b], winner[a:b]
+            for k, rows, cols in offsets:
+                np.copyto(w[:, k], xp[a:b, :, rows, cols])
+            np.max(w, axis=1, out=yb)  # NaN propagates, as in torch
+            wb.fill(0)
+            found = np.zeros(yb.shape, dtype=bool)
+            hit = np.empty(yb.shape, dtype=bool)
+            for k, rows, cols in offsets:  # first offset holding the maximum, input pixels only
+                np.equal(w[:, k], yb, out=hit)
+                if inside is not None:
+                    hit &= inside[k]
+                np.logical_and(hit, ~found, out=hit)
+                wb += np.multiply(hit, k, dtype=wb.dtype)
+                found |= hit
+            if not found.all():  # windows whose maximum is NaN: torch keeps the last NaN
+                nan_window = ~found & np.isnan(yb)
+                for k, _, _ in offsets:
+                    wb[nan_window & np.isnan(w[:, k])] = k
+
+        for_blocks(sample_blocks(N, windows[0].size), samples)
         self._cache = (x.shape, xp.shape, winner, unbatched)
         return y[0] if unbatched else y
 
@@ -198,12 +209,17 @@ class MaxPool2d(_Pool2d):
             s == e and o * s == size for s, e, o, size in zip(self._s, extent, winner.shape[2:], xp_shape[2:])
         )
         dxp = (np.empty if tiled else np.zeros)(xp_shape, dtype=dout.dtype)  # tiled: every pixel is written below
-        for k, rows, cols in self._offsets(winner.shape[2:]):
-            dst = dxp[:, :, rows, cols]
-            if disjoint:  # each pixel in at most one window: write instead of add
-                np.multiply(dout, winner == k, out=dst)  # d max/dx_k = [k won the window]
-            else:
-                dst += dout * (winner == k)
+        offsets = list(self._offsets(winner.shape[2:]))
+
+        def samples(a: int, b: int) -> None:
+            for k, rows, cols in offsets:
+                dst = dxp[a:b, :, rows, cols]
+                if disjoint:  # each pixel in at most one window: write instead of add
+                    np.multiply(dout[a:b], winner[a:b] == k, out=dst)  # d max/dx_k = [k won the window]
+                else:
+                    dst += dout[a:b] * (winner[a:b] == k)
+
+        for_blocks(sample_blocks(len(dxp), int(np.prod(xp_shape[1:]))), samples)
         (ph, pw), (H, W) = self._p, x_shape[2:]
         dx = dxp[:, :, ph : ph + H, pw : pw + W]  # gradient that reached the −∞ frame is dropped
         return dx[0] if unbatched else dx

@@ -166,4 +166,6 @@ def figure_train_step(s: BenchSettings, progress: bool = False) -> list[Row]:
     return rows
 
 
-__all__ = ["build_twin_models", "train_step_functions", "step_pair", "blas_peak_gflops", "matmul_gflops", "figure_train_step"]
+__all__ = [
+    "build_twin_models", "train_step_functions", "step_pair", "blas_peak_gflops", "matmul_gflops", "figure_train_step",
+]

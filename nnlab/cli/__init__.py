@@ -40,12 +40,16 @@ def at_least(minimum: int):
     return parse
 
 
-def positive_float(text: str) -> float:
-    """argparse ``type``: a finite number > 0."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type``: a finite number > 0."""
+    value = _number(text)
     if not (value > 0 and value != float("inf")):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return value
@@ -53,10 +57,7 @@ def positive_float(text: str) -> float:
 
 def unit_interval(text: str) -> float:
     """argparse ``type``: a number in [0, 1) (a momentum)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
     return value

@@ -33,6 +33,19 @@ def make_kaggle(folder: Path, n_cat: int = 3, n_dog: int = 3, **kwargs) -> Path:
     return folder
 
 
+def make_coloured_classes(root: Path, n: int = 12, size: int = 24) -> Path:
+    """``n`` cats (blue) and ``n`` dogs (red) as ``size``x``size`` JPEGs in class folders ``cat/`` and ``dog/``:
+    a task a model learns in a few steps."""
+    rng = np.random.default_rng(0)
+    for cls, channel in (("cat", 2), ("dog", 0)):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            img = rng.integers(0, 120, (size, size, 3)).astype(np.uint8)
+            img[..., channel] += 120
+            Image.fromarray(img).save(root / cls / f"{i}.jpg")
+    return root
+
+
 def build_messy_petimages(root: Path) -> Path:
     """PetImages-style folder with what the real download ships: 7 readable images in
     every colour mode, 3 unreadable files, and Thumbs.db."""

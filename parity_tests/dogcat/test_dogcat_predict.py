@@ -14,6 +14,7 @@ from nnlab.dogcat.data import ArrayData
 from nnlab.dogcat.predict import Predictor, run
 from nnlab.dogcat.train import train
 from parity_tests.dogcat.test_dogcat_faults import in_thread
+from parity_tests.dogcat.photos import make_coloured_classes
 from parity_tests.scripts import load_script
 
 
@@ -117,14 +118,7 @@ def test_scripts_explain_every_flag(name, capsys):
 
 def test_train_script_runs_and_resumes(tmp_path, capsys):
     """The script trains on a folder of photos (through the data module), then resumes to more epochs."""
-    rng = np.random.default_rng(0)
-    photos = tmp_path / "photos"
-    for cls, channel in (("cat", 2), ("dog", 0)):
-        (photos / cls).mkdir(parents=True)
-        for i in range(12):
-            img = rng.integers(0, 120, (24, 24, 3)).astype(np.uint8)
-            img[..., channel] += 120
-            Image.fromarray(img).save(photos / cls / f"{i}.jpg")
+    photos = make_coloured_classes(tmp_path / "photos")
     (photos / "dog" / "broken.jpg").write_bytes(b"")
     script = load_script("train_dogcat")
     logdir = tmp_path / "run"

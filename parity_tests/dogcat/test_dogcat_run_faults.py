@@ -14,20 +14,13 @@ from PIL import Image
 from nnlab.dogcat import config as dogcat_config
 from nnlab.dogcat import checkpoint as ckpt_io
 from nnlab.dogcat.twins import TorchTwin
+from parity_tests.dogcat.photos import make_coloured_classes
 from parity_tests.scripts import load_script
 
 @pytest.fixture
 def photos(tmp_path):
     """12 cats (blue) and 12 dogs (red) as 24x24 JPEGs in class folders."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "photos"
-    for cls, channel in (("cat", 2), ("dog", 0)):
-        (root / cls).mkdir(parents=True)
-        for i in range(12):
-            img = rng.integers(0, 120, (24, 24, 3)).astype(np.uint8)
-            img[..., channel] += 120
-            Image.fromarray(img).save(root / cls / f"{i}.jpg")
-    return root
+    return make_coloured_classes(tmp_path / "photos")
 
 
 @pytest.fixture
